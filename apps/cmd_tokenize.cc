@@ -1,0 +1,121 @@
+// `youzhi tokenize` and `youzhi detokenize`: a model's (or any) tokenizer.json from the shell.
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "apps/commands.h"
+#include "tokenizer/tokenizer.h"
+#include "util/error.h"
+#include "util/text_file.h"
+
+namespace yz::apps {
+
+namespace {
+
+struct Source {
+  std::string model, tokenizer;
+  void add(CLI::App& app) {
+    auto* m = app.add_option("MODEL", model, "Model directory holding tokenizer.json");
+    auto* t = app.add_option("--tokenizer", tokenizer, "A tokenizer.json file");
+    m->excludes(t);
+  }
+  tok::Tokenizer load() const {
+    if (model.empty() && tokenizer.empty())
+      YZ_THROW(ErrorKind::kUsage, "give a MODEL directory or --tokenizer FILE");
+    return tok::Tokenizer::from_file(model.empty() ? fs::path(tokenizer) : fs::path(model));
+  }
+};
+
+// "1,2,3", "1 2 3" or {"ids": [1, 2, 3]}.
+std::vector<int32_t> parse_ids(const std::string& text, const std::string& where) {
+  std::vector<int32_t> ids;
+  size_t first = text.find_first_not_of(" \t\r\n");
+  if (first != std::string::npos && text[first] == '{') {
+    try {
+      for (const auto& v : nlohmann::json::parse(text).at("ids")) ids.push_back(v.get<int32_t>());
+    } catch (const nlohmann::json::exception& e) {
+      YZ_CHECK(false, where, ": expected {\"ids\": [...]} (", e.what(), ")");
+    }
+    return ids;
+  }
+  std::string cleaned = text;
+  for (char& c : cleaned)
+    if (c == ',' || c == '[' || c == ']') c = ' ';
+  std::istringstream in(cleaned);
+  std::string tok;
+  while (in >> tok) {
+    size_t used = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(tok, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    YZ_CHECK(used == tok.size() && v >= 0 && v <= INT32_MAX, where, ": '", tok,
+             "' is not a token id");
+    ids.push_back(static_cast<int32_t>(v));
+  }
+  return ids;
+}
+
+}  // namespace
+
+Command add_tokenize(CLI::App& app) {
+  struct Opts {
+    Source src;
+    std::string text, text_file;
+    bool no_special = false, json = false;
+  };
+  auto o = std::make_shared<Opts>();
+  o->src.add(app);
+  auto* t = app.add_option("--text", o->text, "Text to tokenize");
+  auto* f = app.add_option("--text-file", o->text_file, "File to tokenize (.xz accepted)");
+  t->excludes(f);
+  app.add_flag("--no-special", o->no_special, "Do not add the post-processor's special tokens");
+  app.add_flag("--json", o->json, "Print {\"ids\": [...]}");
+  return [o, t, f]() {
+    if (t->count() == 0 && f->count() == 0)
+      YZ_THROW(ErrorKind::kUsage, "give --text T or --text-file F");
+    tok::Tokenizer tk = o->src.load();
+    std::string text = f->count() ? read_text_input(o->text_file) : o->text;
+    std::vector<int32_t> ids = tk.encode(text, !o->no_special);
+    if (o->json) {
+      std::printf("%s\n", nlohmann::json{{"ids", ids}}.dump().c_str());
+    } else {
+      for (size_t i = 0; i < ids.size(); ++i) std::printf(i ? " %d" : "%d", ids[i]);
+      std::printf("\n");
+    }
+    return 0;
+  };
+}
+
+Command add_detokenize(CLI::App& app) {
+  struct Opts {
+    Source src;
+    std::string ids, ids_file;
+    bool skip_special = false, json = false;
+  };
+  auto o = std::make_shared<Opts>();
+  o->src.add(app);
+  auto* i = app.add_option("--ids", o->ids, "Token ids: 1,2,3");
+  auto* f = app.add_option("--ids-file", o->ids_file, "File of ids (or {\"ids\": [...]})");
+  i->excludes(f);
+  app.add_flag("--skip-special", o->skip_special, "Leave special tokens out of the text");
+  app.add_flag("--json", o->json, "Print {\"text\": ...}");
+  return [o, i, f]() {
+    if (i->count() == 0 && f->count() == 0)
+      YZ_THROW(ErrorKind::kUsage, "give --ids 1,2,3 or --ids-file F");
+    tok::Tokenizer tk = o->src.load();
+    std::vector<int32_t> ids = f->count() ? parse_ids(read_text_input(o->ids_file), o->ids_file)
+                                          : parse_ids(o->ids, "--ids");
+    for (int32_t id : ids)
+      YZ_CHECK(id < tk.vocab_size(), "token id ", id, " is out of range (vocabulary ",
+               tk.vocab_size(), ")");
+    std::string text = tk.decode(ids, o->skip_special);
+    if (o->json) std::printf("%s\n", nlohmann::json{{"text", text}}.dump().c_str());
+    else std::printf("%s\n", text.c_str());
+    return 0;
+  };
+}
+
+}  // namespace yz::apps

@@ -1,0 +1,18 @@
+// Subcommands of the `youzhi` CLI. Each registers its options on the parent CLI11 app and
+// returns the function that runs it; main.cc turns yz::Error into "error: ..." and exit 1.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace yz::apps {
+
+using Command = std::function<int()>;
+
+Command add_info(CLI::App& app);
+Command add_tokenize(CLI::App& app);
+Command add_detokenize(CLI::App& app);
+Command add_import_llama2c(CLI::App& app);
+Command add_demo(CLI::App& app);
+
+}  // namespace yz::apps

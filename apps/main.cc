@@ -1,0 +1,48 @@
+// youzhi: the command-line front end. Parses flags, calls the library, prints. Library errors
+// become one "error: ..." line and exit 1; usage errors exit 2 (DEVELOPERS.md contract).
+#include <cstdio>
+#include <iostream>
+#include <map>
+
+#include "apps/commands.h"
+#include "util/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"YouZhi: convert GQA models to Multi-head Latent Attention and serve them"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("youzhi 0.1"));
+  std::map<CLI::App*, yz::apps::Command> commands;
+  auto add = [&](const char* name, const char* help, auto adder) {
+    CLI::App* sub = app.add_subcommand(name, help);
+    commands[sub] = adder(*sub);
+  };
+  add("info", "Print a model's shapes, parameter count and KV-cache size", yz::apps::add_info);
+  add("tokenize", "Text -> token ids with a model's tokenizer.json", yz::apps::add_tokenize);
+  add("detokenize", "Token ids -> text", yz::apps::add_detokenize);
+  add("import-llama2c", "Write a Hugging Face Llama directory from a llama2.c checkpoint",
+      yz::apps::add_import_llama2c);
+  add("demo", "Run the main job on the bundled model", yz::apps::add_demo);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "error: %s\nRun with --help for usage.\n", e.what());
+    return 2;
+  }
+  try {
+    for (auto& [sub, run] : commands)
+      if (sub->parsed()) return run();
+  } catch (const yz::Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return e.kind() == yz::ErrorKind::kUsage ? 2 : 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  return 2;
+}

@@ -1,0 +1,17 @@
+// Tensor-level entry points of the kernels layer: each validates its inputs, runs the CUDA
+// kernel for CUDA tensors (CUDA builds) and the libtorch reference otherwise.
+#pragma once
+
+#include <ATen/ATen.h>
+
+namespace yz::kernels {
+
+bool cuda_kernels_built();  // true when this binary has the .cu kernels
+bool cuda_available();      // a CUDA device is usable
+
+// x: [..., cols] float32 or bfloat16; weight: [cols] of the same dtype and device.
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
+// The libtorch reference the kernel is tested against (transformers' LlamaRMSNorm.forward).
+at::Tensor rms_norm_reference(const at::Tensor& x, const at::Tensor& weight, double eps);
+
+}  // namespace yz::kernels

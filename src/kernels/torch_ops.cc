@@ -1,0 +1,53 @@
+// The only kernels/ file that sees at::Tensor: validate, fill params, launch (style.md #5).
+#include "kernels/ops.h"
+
+#include <ATen/Context.h>
+
+#include "kernels/params.h"
+#include "util/error.h"
+
+#ifdef YZ_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#endif
+
+namespace yz::kernels {
+
+bool cuda_kernels_built() {
+#ifdef YZ_WITH_CUDA
+  return true;
+#else
+  return false;
+#endif
+}
+
+bool cuda_available() { return at::hasCUDA(); }
+
+at::Tensor rms_norm_reference(const at::Tensor& x, const at::Tensor& weight, double eps) {
+  at::Tensor h = x.to(at::kFloat);
+  h = h * at::rsqrt(h.pow(2).mean(-1, /*keepdim=*/true) + eps);
+  return weight * h.to(x.scalar_type());
+}
+
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
+  YZ_CHECK(x.dim() >= 1 && weight.dim() == 1 && x.size(-1) == weight.size(0),
+           "rms_norm: x [..., ", x.size(-1), "] and weight [", weight.size(0),
+           "] disagree in the last dimension");
+  YZ_CHECK(x.scalar_type() == weight.scalar_type(), "rms_norm: x and weight dtypes differ");
+  YZ_CHECK(x.device() == weight.device(), "rms_norm: x and weight are on different devices");
+  YZ_CHECK(x.scalar_type() == at::kFloat || x.scalar_type() == at::kBFloat16,
+           "rms_norm: dtype must be float32 or bfloat16");
+  if (!x.is_cuda()) return rms_norm_reference(x, weight, eps);
+#ifdef YZ_WITH_CUDA
+  at::Tensor xc = x.contiguous(), wc = weight.contiguous();
+  at::Tensor y = at::empty_like(xc);
+  RmsNormParams p{xc.data_ptr(), wc.data_ptr(), y.data_ptr(), xc.numel() / xc.size(-1),
+                  xc.size(-1), static_cast<float>(eps),
+                  x.scalar_type() == at::kFloat ? kDTypeF32 : kDTypeBF16};
+  rms_norm_launch(p, at::cuda::getCurrentCUDAStream().stream());
+  return y;
+#else
+  YZ_CHECK(false, "rms_norm: CUDA tensor given but this build has no CUDA kernels");
+#endif
+}
+
+}  // namespace yz::kernels

@@ -1,0 +1,171 @@
+// File system helpers (see fs.h).
+#include "util/fs.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "util/error.h"
+
+namespace yz {
+
+namespace {
+
+std::string errno_text() { return std::strerror(errno); }
+
+std::string random_suffix() {
+  std::random_device rd;
+  std::ostringstream os;
+  os << std::hex << ::getpid() << "-" << (rd() & 0xffffff);
+  return os.str();
+}
+
+}  // namespace
+
+std::shared_ptr<MappedFile> MappedFile::open(const fs::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) YZ_THROW(ErrorKind::kIo, path.string(), ": cannot open: ", errno_text());
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    std::string why = errno_text();
+    ::close(fd);
+    YZ_THROW(ErrorKind::kIo, path.string(), ": cannot stat: ", why);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    YZ_THROW(ErrorKind::kIo, path.string(), ": not a regular file");
+  }
+  std::shared_ptr<MappedFile> file(new MappedFile());
+  file->path_ = path;
+  file->size_ = static_cast<size_t>(st.st_size);
+  if (file->size_ > 0) {
+    void* p = ::mmap(nullptr, file->size_, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) {
+      std::string why = errno_text();
+      ::close(fd);
+      YZ_THROW(ErrorKind::kIo, path.string(), ": cannot map: ", why);
+    }
+    file->data_ = static_cast<uint8_t*>(p);
+  }
+  ::close(fd);  // the mapping keeps the file alive
+  return file;
+}
+
+MappedFile::~MappedFile() {
+  if (data_ != nullptr) ::munmap(data_, size_);
+}
+
+std::string read_text_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) YZ_THROW(ErrorKind::kIo, path.string(), ": cannot open: ", errno_text());
+  std::ostringstream os;
+  os << in.rdbuf();
+  if (in.bad()) YZ_THROW(ErrorKind::kIo, path.string(), ": read failed");
+  return os.str();
+}
+
+void fsync_path(const fs::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) YZ_THROW(ErrorKind::kIo, path.string(), ": cannot open for fsync: ", errno_text());
+  int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) YZ_THROW(ErrorKind::kIo, path.string(), ": fsync failed: ", errno_text());
+}
+
+void write_file_atomic(const fs::path& path, const std::string& bytes) {
+  fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  fs::path tmp = dir / ("." + path.filename().string() + ".tmp-" + random_suffix());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) YZ_THROW(ErrorKind::kIo, tmp.string(), ": cannot create: ", errno_text());
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.flush();
+    if (!out) {
+      std::error_code ec;
+      fs::remove(tmp, ec);
+      YZ_THROW(ErrorKind::kIo, path.string(), ": write failed (disk full?)");
+    }
+  }
+  fsync_path(tmp);
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    YZ_THROW(ErrorKind::kIo, path.string(), ": rename failed: ", ec.message());
+  }
+  fsync_path(dir);
+}
+
+void check_not_inside(const fs::path& out, const fs::path& input) {
+  fs::path o = fs::weakly_canonical(fs::absolute(out));
+  fs::path i = fs::weakly_canonical(fs::absolute(input));
+  if (fs::is_regular_file(i)) i = i.parent_path();
+  auto starts_with = [](const fs::path& a, const fs::path& prefix) {
+    auto ai = a.begin();
+    for (auto pi = prefix.begin(); pi != prefix.end(); ++pi, ++ai) {
+      if (ai == a.end() || *ai != *pi) return false;
+    }
+    return true;
+  };
+  YZ_CHECK(!starts_with(o, i), "output ", out.string(), " is inside the input ", input.string(),
+           "; choose another --out (inputs are never modified)");
+  YZ_CHECK(!starts_with(i, o), "output ", out.string(), " contains the input ", input.string(),
+           "; choose another --out (inputs are never modified)");
+}
+
+StagedDir::StagedDir(const fs::path& final_path, bool overwrite,
+                     const std::vector<fs::path>& protected_inputs)
+    : final_(fs::absolute(final_path).lexically_normal()), overwrite_(overwrite) {
+  if (final_.filename().empty()) final_ = final_.parent_path();
+  for (const auto& in : protected_inputs) check_not_inside(final_, in);
+  if (fs::exists(final_)) {
+    YZ_CHECK(overwrite_, "output ", final_path.string(),
+             " already exists; pass --overwrite to replace it");
+    YZ_CHECK(fs::is_directory(final_), "output ", final_path.string(),
+             " exists and is not a directory");
+  }
+  fs::path parent = final_.parent_path();
+  std::error_code ec;
+  fs::create_directories(parent, ec);
+  if (ec) YZ_THROW(ErrorKind::kIo, parent.string(), ": cannot create: ", ec.message());
+  staging_ = parent / ("." + final_.filename().string() + ".partial-" + random_suffix());
+  fs::create_directory(staging_, ec);
+  if (ec) YZ_THROW(ErrorKind::kIo, staging_.string(), ": cannot create: ", ec.message());
+}
+
+StagedDir::~StagedDir() {
+  if (!committed_) {
+    std::error_code ec;
+    fs::remove_all(staging_, ec);
+  }
+}
+
+void StagedDir::commit() {
+  YZ_ASSERT(!committed_, "StagedDir committed twice");
+  for (const auto& entry : fs::directory_iterator(staging_)) {
+    if (entry.is_regular_file()) fsync_path(entry.path());
+  }
+  fsync_path(staging_);
+  std::error_code ec;
+  fs::path old;
+  if (fs::exists(final_)) {
+    // Move the old output aside first so that a crash between the renames keeps one of them.
+    old = final_.parent_path() / ("." + final_.filename().string() + ".old-" + random_suffix());
+    fs::rename(final_, old, ec);
+    if (ec) YZ_THROW(ErrorKind::kIo, final_.string(), ": cannot move aside: ", ec.message());
+  }
+  fs::rename(staging_, final_, ec);
+  if (ec) YZ_THROW(ErrorKind::kIo, final_.string(), ": cannot rename into place: ", ec.message());
+  committed_ = true;
+  fsync_path(final_.parent_path());
+  if (!old.empty()) fs::remove_all(old, ec);
+}
+
+}  // namespace yz
