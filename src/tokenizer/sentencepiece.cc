@@ -48,10 +48,15 @@ class Reader {
   void skip(int wire_type) {
     switch (wire_type) {
       case 0: varint(); break;
-      case 1: YZ_CHECK(end_ - pos_ >= 8, source_, ": truncated field"); pos_ += 8; break;
+      case 1:
+        YZ_CHECK(end_ - pos_ >= 8, source_, ": truncated SentencePiece model (fixed64)");
+        pos_ += 8;
+        break;
       case 2: bytes(); break;
       case 5: fixed32(); break;
-      default: YZ_CHECK(false, source_, ": unsupported protobuf wire type ", wire_type);
+      default:
+        YZ_CHECK(false, source_, ": not a SentencePiece model (protobuf wire type ", wire_type,
+                 " is invalid)");
     }
   }
 

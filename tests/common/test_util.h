@@ -1,0 +1,38 @@
+// Helpers shared by the tests: paths to the repository and to ../shared, temporary directories.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <random>
+#include <string>
+
+namespace yz::test {
+
+namespace fs = std::filesystem;
+
+inline fs::path source_dir() { return YZ_SOURCE_DIR; }
+inline fs::path shared_dir() { return YZ_SHARED_DIR; }
+inline fs::path data_dir() { return source_dir() / "tests" / "data"; }
+
+// A fresh directory under the system temp dir, removed when the object dies.
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device rd;
+    path_ = fs::temp_directory_path() /
+            ("yz_test_" + std::to_string(rd()) + "_" + std::to_string(rd()));
+    fs::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+  fs::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  fs::path path_;
+};
+
+}  // namespace yz::test
