@@ -1,1 +1,92 @@
-exit 0
+#!/usr/bin/env bash
+# The CLI contract: one "error: ..." line and exit 1 on bad input, exit 2 on usage errors,
+# --json prints one JSON object, outputs are refused without --overwrite.
+# Usage: cli_test.sh path/to/youzhi REPO_ROOT
+set -u
+YZ=$1
+ROOT=$2
+MODEL=$ROOT/models/yz-qwen2-gqa-16m
+STORIES=$ROOT/../shared/data/models/stories260K
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+pass=0 fail=0
+
+# expect CODE DESCRIPTION -- command...: exit code and, for errors, a single "error: " line.
+expect() {
+  local code=$1 what=$2; shift 3
+  "$@" >"$TMP/out" 2>"$TMP/err"
+  local rc=$?
+  local ok=1
+  [ "$rc" -eq "$code" ] || ok=0
+  if [ "$code" -ne 0 ]; then
+    grep -q '^error: ' "$TMP/err" || ok=0
+  fi
+  if [ $ok -eq 1 ]; then pass=$((pass+1)); else
+    fail=$((fail+1)); echo "FAIL: $what (exit $rc, want $code)"; cat "$TMP/err" | head -3; fi
+}
+json_field() { python3 -c "import json,sys; print(json.load(open('$TMP/out'))$1)"; }
+check() {  # check DESCRIPTION ACTUAL EXPECTED
+  if [ "$2" == "$3" ]; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: $1: got '$2', want '$3'"; fi
+}
+
+expect 0 "help" -- "$YZ" --help
+expect 2 "no subcommand" -- "$YZ"
+expect 2 "unknown subcommand" -- "$YZ" frobnicate
+expect 2 "unknown flag" -- "$YZ" info "$MODEL" --bogus
+expect 2 "info without MODEL" -- "$YZ" info
+expect 1 "info on missing dir" -- "$YZ" info "$TMP/nope"
+echo '{"model_type": "gemma2"}' > "$TMP/config.json"
+expect 1 "unsupported model_type" -- "$YZ" info "$TMP"
+grep -q "model_type 'gemma2' is not supported" "$TMP/err" && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: message names the field"; }
+
+expect 0 "info --json" -- "$YZ" info "$MODEL" --json
+check "json lines" "$(wc -l < "$TMP/out")" "1"
+check "kv_elements_per_token" "$(json_field "['kv_elements_per_token']")" "2048"
+check "kv_bytes_per_token_bf16" "$(json_field "['kv_bytes_per_token_bf16']")" "4096"
+check "num_params" "$(json_field "['num_params']")" "15740288"
+check "family" "$(json_field "['family']")" "gqa"
+check "checkpoint matches" "$(json_field "['checkpoint_matches_config']")" "True"
+for f in qwen2.5-7b llama-3.1-8b; do
+  mkdir -p "$TMP/$f" && cp "$ROOT/tests/data/configs/$f.json" "$TMP/$f/config.json"
+  expect 0 "info $f (config only)" -- "$YZ" info "$TMP/$f" --json
+done
+check "llama-3.1-8b kv bytes" "$(json_field "['kv_bytes_per_token_bf16']")" "131072"
+mkdir -p "$TMP/dsv3" && cp "$ROOT/tests/data/configs/deepseek-v3.json" "$TMP/dsv3/config.json"
+expect 1 "DeepSeek-V3 MoE refused" -- "$YZ" info "$TMP/dsv3"
+grep -q "MoE is not supported" "$TMP/err" && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: MoE message"; }
+
+expect 0 "tokenize --json" -- "$YZ" tokenize "$MODEL" --text "The Federal Reserve raised interest rates by" --json
+check "tokenize ids" "$(json_field "['ids']")" "[602, 2178, 4132, 3306, 987, 1901, 376]"
+expect 0 "detokenize" -- "$YZ" detokenize "$MODEL" --ids 602,2178,4132,3306,987,1901,376 --json
+check "detokenize text" "$(json_field "['text']")" "The Federal Reserve raised interest rates by"
+expect 0 "tokenize --tokenizer file" -- "$YZ" tokenize --tokenizer "$MODEL/tokenizer.json" --text "x"
+printf 'line one\nline two\n' > "$TMP/t.txt"
+expect 0 "tokenize --text-file" -- "$YZ" tokenize "$MODEL" --text-file "$TMP/t.txt" --json
+echo '{"ids": [602, 2178]}' > "$TMP/ids.json"
+expect 0 "detokenize --ids-file" -- "$YZ" detokenize "$MODEL" --ids-file "$TMP/ids.json"
+expect 2 "tokenize without text" -- "$YZ" tokenize "$MODEL"
+expect 2 "tokenize without tokenizer" -- "$YZ" tokenize --text hi
+expect 2 "tokenize text and file" -- "$YZ" tokenize "$MODEL" --text a --text-file "$TMP/t.txt"
+expect 1 "detokenize bad id" -- "$YZ" detokenize "$MODEL" --ids 1,abc
+expect 1 "detokenize id out of range" -- "$YZ" detokenize "$MODEL" --ids 999999
+expect 1 "tokenize missing file" -- "$YZ" tokenize "$MODEL" --text-file "$TMP/missing.txt"
+echo '{"model": {"type": "WordPiece"}}' > "$TMP/bad_tok.json"
+expect 1 "unsupported tokenizer model" -- "$YZ" tokenize --tokenizer "$TMP/bad_tok.json" --text hi
+
+if [ -d "$STORIES" ]; then
+  expect 0 "import-llama2c" -- "$YZ" import-llama2c "$STORIES/stories260K.bin" "$STORIES/tok512.model" --out "$TMP/stories" --json
+  check "import params" "$(json_field "['num_params']")" "260032"
+  expect 1 "import refuses existing output" -- "$YZ" import-llama2c "$STORIES/stories260K.bin" "$STORIES/tok512.model" --out "$TMP/stories"
+  expect 0 "import --overwrite" -- "$YZ" import-llama2c "$STORIES/stories260K.bin" "$STORIES/tok512.model" --out "$TMP/stories" --overwrite
+  expect 0 "info on imported" -- "$YZ" info "$TMP/stories" --json
+  check "imported matches config" "$(json_field "['checkpoint_matches_config']")" "True"
+  expect 1 "import bad checkpoint" -- "$YZ" import-llama2c "$STORIES/tok512.model" "$STORIES/tok512.model" --out "$TMP/x"
+  [ ! -e "$TMP/x" ] && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: failed import left an output"; }
+  expect 2 "import without --out" -- "$YZ" import-llama2c "$STORIES/stories260K.bin" "$STORIES/tok512.model"
+fi
+
+expect 0 "demo" -- "$YZ" demo
+grep -q "decode(encode(x)) == x: yes" "$TMP/out" && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: demo round trip"; }
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

@@ -34,7 +34,10 @@ TEST_P(RmsNormCuda, MatchesReference) {
 // fp32: reduction order differs from libtorch's; bf16: one ulp of the output (2^-8 relative).
 INSTANTIATE_TEST_SUITE_P(DTypes, RmsNormCuda,
                          ::testing::Values(Case{at::kFloat, 1e-5, 1e-5},
-                                           Case{at::kBFloat16, 1e-2, 1e-2}));
+                                           Case{at::kBFloat16, 1e-2, 1e-2}),
+                         [](const auto& info) {
+                           return info.param.dtype == at::kFloat ? "f32" : "bf16";
+                         });
 
 TEST(RmsNormReference, MatchesFloat64) {
   at::manual_seed(7);
