@@ -28,6 +28,14 @@ python3 tools/make_tokenizer_goldens.py --qwen3 .gpu/data/qwen3_tokenizer.json \
 cp tests/data/tokenizer_goldens.json "$OUT/"
 ctest --test-dir build-cuda --output-on-failure -j8 > "$OUT/ctest.log" 2>&1
 grep -E "tests passed|tests failed|\(Failed\)|\(SKIPPED\)|Skipped" "$OUT/ctest.log" | head -30
+grep -E "RmsNormCuda" "$OUT/ctest.log" | grep -E "Passed|Failed|Skipped" | head
+if grep -q SegFault "$OUT/ctest.log"; then  # a backtrace of the first crash, for the log
+  t=$(grep -m1 SegFault "$OUT/ctest.log" | sed -E 's/.*Test +#[0-9]+: ([^ ]+) .*/\1/')
+  for b in build-cuda/tests/*_test; do
+    "$b" --gtest_list_tests | grep -q "${t##*.}" || continue
+    cuda-gdb -batch -ex run -ex bt --args "$b" --gtest_filter="$t" 2>&1 | tail -25; break
+  done
+fi
 echo "== tokenizer benchmark (10 MB of pretrain.txt, one thread)"
 for t in yz:models/yz-qwen2-gqa-16m/tokenizer.json qwen3:.gpu/data/qwen3_tokenizer.json; do
   name=${t%%:*}; file=${t#*:}

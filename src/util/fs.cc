@@ -9,7 +9,6 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <random>
 #include <sstream>
 
 #include "util/error.h"
@@ -20,11 +19,12 @@ namespace {
 
 std::string errno_text() { return std::strerror(errno); }
 
-std::string random_suffix() {
-  std::random_device rd;
-  std::ostringstream os;
-  os << std::hex << ::getpid() << "-" << (rd() & 0xffffff);
-  return os.str();
+// A new, uniquely named directory `parent/prefix` + 6 random characters (mkdtemp).
+fs::path make_unique_dir(const fs::path& parent, const std::string& prefix) {
+  std::string templ = (parent / (prefix + "XXXXXX")).string();
+  if (::mkdtemp(templ.data()) == nullptr)
+    YZ_THROW(ErrorKind::kIo, templ, ": cannot create directory: ", errno_text());
+  return templ;
 }
 
 }  // namespace
@@ -81,19 +81,27 @@ void fsync_path(const fs::path& path) {
 
 void write_file_atomic(const fs::path& path, const std::string& bytes) {
   fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
-  fs::path tmp = dir / ("." + path.filename().string() + ".tmp-" + random_suffix());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) YZ_THROW(ErrorKind::kIo, tmp.string(), ": cannot create: ", errno_text());
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    if (!out) {
+  std::string templ = (dir / ("." + path.filename().string() + ".tmp-XXXXXX")).string();
+  int fd = ::mkstemp(templ.data());
+  if (fd < 0) YZ_THROW(ErrorKind::kIo, path.string(), ": cannot create a file next to it: ", errno_text());
+  const fs::path tmp = templ;
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      std::string why = errno_text();
+      ::close(fd);
       std::error_code ec;
       fs::remove(tmp, ec);
-      YZ_THROW(ErrorKind::kIo, path.string(), ": write failed (disk full?)");
+      YZ_THROW(ErrorKind::kIo, path.string(), ": write failed: ", why);
     }
+    done += static_cast<size_t>(n);
   }
-  fsync_path(tmp);
+  int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) YZ_THROW(ErrorKind::kIo, tmp.string(), ": fsync failed: ", errno_text());
+  ::chmod(tmp.c_str(), 0644);  // mkstemp creates 0600; outputs are ordinary files
   std::error_code ec;
   fs::rename(tmp, path, ec);
   if (ec) {
@@ -135,9 +143,8 @@ StagedDir::StagedDir(const fs::path& final_path, bool overwrite,
   std::error_code ec;
   fs::create_directories(parent, ec);
   if (ec) YZ_THROW(ErrorKind::kIo, parent.string(), ": cannot create: ", ec.message());
-  staging_ = parent / ("." + final_.filename().string() + ".partial-" + random_suffix());
-  fs::create_directory(staging_, ec);
-  if (ec) YZ_THROW(ErrorKind::kIo, staging_.string(), ": cannot create: ", ec.message());
+  staging_ = make_unique_dir(parent, "." + final_.filename().string() + ".partial-");
+  ::chmod(staging_.c_str(), 0755);
 }
 
 StagedDir::~StagedDir() {
@@ -157,8 +164,8 @@ void StagedDir::commit() {
   fs::path old;
   if (fs::exists(final_)) {
     // Move the old output aside first so that a crash between the renames keeps one of them.
-    old = final_.parent_path() / ("." + final_.filename().string() + ".old-" + random_suffix());
-    fs::rename(final_, old, ec);
+    old = make_unique_dir(final_.parent_path(), "." + final_.filename().string() + ".old-");
+    fs::rename(final_, old, ec);  // replaces the empty placeholder directory
     if (ec) YZ_THROW(ErrorKind::kIo, final_.string(), ": cannot move aside: ", ec.message());
   }
   fs::rename(staging_, final_, ec);

@@ -4,7 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <random>
+#include <stdexcept>
+#include <stdlib.h>
 #include <string>
 
 namespace yz::test {
@@ -19,10 +20,9 @@ inline fs::path data_dir() { return source_dir() / "tests" / "data"; }
 class TempDir {
  public:
   TempDir() {
-    std::random_device rd;
-    path_ = fs::temp_directory_path() /
-            ("yz_test_" + std::to_string(rd()) + "_" + std::to_string(rd()));
-    fs::create_directories(path_);
+    std::string templ = (fs::temp_directory_path() / "yz_test_XXXXXX").string();
+    if (::mkdtemp(templ.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = templ;
   }
   ~TempDir() {
     std::error_code ec;
