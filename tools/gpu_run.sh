@@ -39,14 +39,7 @@ fi
 echo "== tokenizer benchmark (10 MB of pretrain.txt, one thread)"
 for t in yz:models/yz-qwen2-gqa-16m/tokenizer.json qwen3:.gpu/data/qwen3_tokenizer.json; do
   name=${t%%:*}; file=${t#*:}
-  build-cuda/bench/bench_tokenizer "$file" .gpu/data/pretrain_10mb.txt.xz 10 "$OUT/bench_tok_${name}_youzhi.json"
-  python3 bench/tokenizer_hf.py "$file" .gpu/data/pretrain_10mb.txt.xz 10 "$OUT/bench_tok_${name}_hf.json"
+  build-cuda/bench/bench_tokenizer "$file" .gpu/data/pretrain_10mb.txt.xz 10 "/tmp/bench_tok_${name}_youzhi.json"
+  python3 bench/tokenizer_hf.py "$file" .gpu/data/pretrain_10mb.txt.xz 10 "/tmp/bench_tok_${name}_hf.json"
 done
-python3 - "$OUT" <<'PY'
-import json, sys
-out = sys.argv[1]
-print(f"{'tokenizer':10} {'youzhi MB/s':>12} {'tokenizers MB/s':>16} {'ratio':>6} {'same #tokens':>13}")
-for name in ["yz", "qwen3"]:
-    a = json.load(open(f"{out}/bench_tok_{name}_youzhi.json")); b = json.load(open(f"{out}/bench_tok_{name}_hf.json"))
-    print(f"{name:10} {a['mb_per_s']:12.2f} {b['mb_per_s']:16.2f} {a['mb_per_s']/b['mb_per_s']:6.2f} {str(a['tokens']==b['tokens']):>13}")
-PY
+python3 bench/combine_tokenizer_bench.py /tmp "$OUT/tokenizer.json"

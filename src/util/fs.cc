@@ -1,6 +1,7 @@
 // File system helpers (see fs.h).
 #include "util/fs.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -111,6 +112,23 @@ void write_file_atomic(const fs::path& path, const std::string& bytes) {
   fsync_path(dir);
 }
 
+void remove_tree(const fs::path& path) noexcept {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return;
+  if (S_ISDIR(st.st_mode)) {
+    if (DIR* dir = ::opendir(path.c_str())) {
+      while (dirent* e = ::readdir(dir)) {
+        if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
+        remove_tree(path / e->d_name);
+      }
+      ::closedir(dir);
+    }
+    ::rmdir(path.c_str());
+  } else {
+    ::unlink(path.c_str());
+  }
+}
+
 void check_not_inside(const fs::path& out, const fs::path& input) {
   fs::path o = fs::weakly_canonical(fs::absolute(out));
   fs::path i = fs::weakly_canonical(fs::absolute(input));
@@ -149,8 +167,7 @@ StagedDir::StagedDir(const fs::path& final_path, bool overwrite,
 
 StagedDir::~StagedDir() {
   if (!committed_) {
-    std::error_code ec;
-    fs::remove_all(staging_, ec);
+    remove_tree(staging_);
   }
 }
 
@@ -172,7 +189,7 @@ void StagedDir::commit() {
   if (ec) YZ_THROW(ErrorKind::kIo, final_.string(), ": cannot rename into place: ", ec.message());
   committed_ = true;
   fsync_path(final_.parent_path());
-  if (!old.empty()) fs::remove_all(old, ec);
+  if (!old.empty()) remove_tree(old);
 }
 
 }  // namespace yz

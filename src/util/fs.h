@@ -65,6 +65,11 @@ class StagedDir {
   bool committed_ = false;
 };
 
+// Removes a file or directory tree; missing paths are fine. Never throws (cleanup paths call
+// it). Used instead of std::filesystem::remove_all, which PyTorch's libtorch.so exports in a
+// form that crashes when it interposes on libstdc++'s (seen with torch 2.11 wheels).
+void remove_tree(const fs::path& path) noexcept;
+
 // Throws if `out` is, contains or lies inside `input` (after resolving links).
 void check_not_inside(const fs::path& out, const fs::path& input);
 

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string>
 
+#include "util/fs.h"
+
 namespace yz::test {
 
 namespace fs = std::filesystem;
@@ -25,8 +27,7 @@ class TempDir {
     path_ = templ;
   }
   ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
+    remove_tree(path_);
   }
   const fs::path& path() const { return path_; }
   fs::path operator/(const std::string& name) const { return path_ / name; }
