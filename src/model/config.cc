@@ -5,6 +5,7 @@
 #include "model/config.h"
 
 #include "util/error.h"
+#include "util/json_file.h"
 
 namespace yz {
 
@@ -256,13 +257,7 @@ ModelConfig load_config(const fs::path& path) {
   fs::path file = fs::is_directory(path) ? path / "config.json" : path;
   YZ_CHECK(fs::is_regular_file(file), file.string(), ": no such file (expected a model directory ",
            "with config.json)");
-  json j;
-  try {
-    j = json::parse(read_text_file(file));
-  } catch (const json::exception& e) {
-    YZ_CHECK(false, file.string(), ": not valid JSON (", e.what(), ")");
-  }
-  return parse_config(j, file.string());
+  return parse_config(read_json_file(file), file.string());
 }
 
 }  // namespace yz

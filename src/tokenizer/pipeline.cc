@@ -30,6 +30,20 @@ std::shared_ptr<Regex> parse_pattern(const json& j, const char* where) {
   YZ_CHECK(false, "tokenizer.json: ", where, " pattern must be {\"String\"} or {\"Regex\"}");
 }
 
+// Every occurrence of `from` in `text` replaced by `to` (tokenizers' String patterns).
+std::string replace_all(const std::string& text, const std::string& from, const std::string& to) {
+  if (from.empty()) return text;
+  std::string out;
+  size_t pos = 0, hit;
+  while ((hit = text.find(from, pos)) != std::string::npos) {
+    out.append(text, pos, hit - pos);
+    out += to;
+    pos = hit + from.size();
+  }
+  out.append(text, pos, std::string::npos);
+  return out;
+}
+
 // Splits `piece` at `matches` according to tokenizers' SplitDelimiterBehavior.
 void split_piece(const Piece& piece, const std::vector<std::pair<size_t, size_t>>& matches,
                  PreTokenizerStep::Behavior behavior, std::vector<Piece>* out) {
@@ -109,19 +123,9 @@ std::string apply_normalizer(const std::vector<NormalizerStep>& steps, std::stri
       case NormalizerStep::Kind::kPrepend:  // normalizers/prepend.rs: only non-empty text
         if (!text.empty()) text = s.a + text;
         break;
-      case NormalizerStep::Kind::kReplace: {
-        if (s.a.empty()) break;
-        std::string out;
-        size_t pos = 0, hit;
-        while ((hit = text.find(s.a, pos)) != std::string::npos) {
-          out.append(text, pos, hit - pos);
-          out += s.b;
-          pos = hit + s.a.size();
-        }
-        out.append(text, pos, std::string::npos);
-        text = std::move(out);
+      case NormalizerStep::Kind::kReplace:
+        text = replace_all(text, s.a, s.b);
         break;
-      }
       case NormalizerStep::Kind::kLowercase:  // ASCII only; full Unicode lowering is not needed
         for (char& c : text)
           if (static_cast<uint8_t>(c) < 0x80) c = static_cast<char>(std::tolower(c));
@@ -202,11 +206,7 @@ void apply_pre_tokenizer(const std::vector<PreTokenizerStep>& steps, std::vector
           else next.push_back(std::move(p));
           break;
         case S::Kind::kMetaspace: {  // pre_tokenizers/metaspace.rs
-          std::string t;
-          for (char c : p.text) {
-            if (c == ' ') t += s.replacement;
-            else t.push_back(c);
-          }
+          std::string t = replace_all(p.text, " ", s.replacement);
           bool starts = t.compare(0, s.replacement.size(), s.replacement) == 0;
           if (!starts && (s.prepend == S::Prepend::kAlways ||
                           (s.prepend == S::Prepend::kFirst && p.at_start)))
@@ -332,17 +332,7 @@ std::string apply_decoder(const std::vector<DecoderStep>& steps, std::vector<std
         break;
       }
       case D::Kind::kReplace:
-        for (auto& t : tokens) {
-          std::string out;
-          size_t pos = 0, hit;
-          while ((hit = t.find(s.a, pos)) != std::string::npos) {
-            out.append(t, pos, hit - pos);
-            out += s.b;
-            pos = hit + s.a.size();
-          }
-          out.append(t, pos, std::string::npos);
-          t = std::move(out);
-        }
+        for (auto& t : tokens) t = replace_all(t, s.a, s.b);
         break;
       case D::Kind::kByteFallback: {  // decoders/byte_fallback.rs
         std::vector<std::string> out;

@@ -5,6 +5,7 @@
 
 #include "tokenizer/unicode.h"
 #include "util/error.h"
+#include "util/json_file.h"
 
 namespace yz::tok {
 
@@ -57,13 +58,7 @@ std::vector<std::pair<std::string, std::string>> parse_merges(const json& merges
 Tokenizer Tokenizer::from_file(const fs::path& path) {
   fs::path file = fs::is_directory(path) ? path / "tokenizer.json" : path;
   YZ_CHECK(fs::is_regular_file(file), file.string(), ": no such tokenizer file");
-  json spec;
-  try {
-    spec = json::parse(read_text_file(file));
-  } catch (const json::exception& e) {
-    YZ_CHECK(false, file.string(), ": not valid JSON (", e.what(), ")");
-  }
-  return Tokenizer(spec, file.string());
+  return Tokenizer(read_json_file(file), file.string());
 }
 
 Tokenizer::Tokenizer(const json& spec, const std::string& source) : source_(source) {

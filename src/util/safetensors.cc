@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "util/error.h"
+#include "util/json_file.h"
 
 namespace yz {
 
@@ -38,12 +39,7 @@ Checkpoint::Checkpoint(const fs::path& path) : path_(path) {
   } else if (fs::is_regular_file(path / kIndexName)) {
     const fs::path index_path = path / kIndexName;
     const std::string where = index_path.string();
-    nlohmann::json index;
-    try {
-      index = nlohmann::json::parse(read_text_file(index_path));
-    } catch (const nlohmann::json::exception& e) {
-      YZ_CHECK(false, where, ": not valid JSON (", e.what(), ")");
-    }
+    const nlohmann::json index = read_json_file(index_path);
     YZ_CHECK(index.is_object() && index.contains("weight_map") && index["weight_map"].is_object(),
              where, ": missing \"weight_map\" object");
     std::map<std::string, size_t> shard_ids;

@@ -13,6 +13,8 @@ struct Case {
   double atol, rtol;
 };
 
+void PrintTo(const Case& c, std::ostream* os) { *os << c10::toString(c.dtype); }
+
 class RmsNormCuda : public ::testing::TestWithParam<Case> {};
 
 TEST_P(RmsNormCuda, MatchesReference) {

@@ -41,6 +41,8 @@ struct Published {
   double theta;
 };
 
+void PrintTo(const Published& p, std::ostream* os) { *os << p.name; }
+
 class PublishedConfig : public ::testing::TestWithParam<Published> {};
 
 TEST_P(PublishedConfig, ParsesWithPublishedShapes) {

@@ -38,6 +38,8 @@ struct BadFile {
   const char* expected;  // substring of the error message
 };
 
+void PrintTo(const BadFile& b, std::ostream* os) { *os << b.name; }
+
 class MalformedSafetensors : public ::testing::TestWithParam<BadFile> {};
 
 TEST_P(MalformedSafetensors, FailsWithNamedError) {
