@@ -24,7 +24,7 @@ def main():
     problems = []
     for dirpath, _, files in os.walk(ROOT):
         rel = os.path.relpath(dirpath, ROOT)
-        if rel.startswith(("build", ".git", ".gpu", "models")):
+        if rel.startswith(("build", ".git", ".gpu", "models", "tests" + os.sep + "data")):
             continue
         for f in files:
             if not f.endswith((".h", ".cc", ".cu", ".cuh", ".py", ".sh")):

@@ -1,0 +1,66 @@
+// Attention modules of the two families behind one interface, so a decoder layer reads the
+// same for GQA and MLA: GqaAttention (LlamaAttention / Qwen2Attention) and MlaAttention
+// (DeepseekV3Attention plus our `native` extensions: biases, no latent norm, per-layer dims).
+#pragma once
+
+#include <torch/torch.h>
+
+#include <map>
+
+#include "model/config.h"
+#include "model/kv_cache.h"
+#include "model/layers.h"
+#include "model/rope.h"
+
+namespace yz {
+
+// What every attention layer of one forward call shares: cos/sin per rotary width for the
+// positions being computed, the causal mask, and the cache (optional).
+struct ForwardContext {
+  std::map<int64_t, std::pair<torch::Tensor, torch::Tensor>> cos_sin;  // dim -> [T, dim] each
+  torch::Tensor mask;   // [T, start + T] additive, undefined when T == 1
+  KvCache* cache = nullptr;
+  int64_t start = 0;    // position of the first new token
+};
+
+// MLA attention form: explicit expands k_nope and v from the latent (prefill, training);
+// absorbed folds W_UK into the query and W_UV after attention over the cached [c ‖ k_pe]
+// (decode; what the serving engine runs). Both give the same logits.
+enum class MlaPath { kExplicit, kAbsorbed };
+
+struct AttentionImpl : torch::nn::Module {
+  // x: [B, T, hidden] -> [B, T, hidden]
+  virtual torch::Tensor forward(const torch::Tensor& x, const ForwardContext& ctx) = 0;
+};
+
+struct GqaAttentionImpl : AttentionImpl {
+  GqaAttentionImpl(const ModelConfig& c, int64_t layer);
+  torch::Tensor forward(const torch::Tensor& x, const ForwardContext& ctx) override;
+
+  torch::nn::Linear q_proj{nullptr};  // [H·D, hidden] (+ bias [H·D])
+  torch::nn::Linear k_proj{nullptr};  // [G·D, hidden] (+ bias)
+  torch::nn::Linear v_proj{nullptr};  // [G·D, hidden] (+ bias)
+  torch::nn::Linear o_proj{nullptr};  // [hidden, H·D] (+ bias for llama attention_bias)
+  int64_t layer, heads, kv_heads, head_dim;
+  double scale;  // 1/sqrt(D)
+};
+
+struct MlaAttentionImpl : AttentionImpl {
+  MlaAttentionImpl(const ModelConfig& c, int64_t layer);
+  torch::Tensor forward(const torch::Tensor& x, const ForwardContext& ctx) override;
+
+  torch::nn::Linear q_proj{nullptr};    // [H·(nope+d_r), hidden] when q_lora_rank is null
+  torch::nn::Linear q_a_proj{nullptr};  // [r_q, hidden]
+  RmsNorm q_a_layernorm{nullptr};       // [r_q]
+  torch::nn::Linear q_b_proj{nullptr};  // [H·(nope+d_r), r_q]
+  torch::nn::Linear kv_a_proj_with_mqa{nullptr};  // [r + d_r, hidden]: latent c, then k_pe
+  RmsNorm kv_a_layernorm{nullptr};      // [r], absent when qk_latent_layernorm is false
+  torch::nn::Linear kv_b_proj{nullptr};  // [H·(nope+v), r]: per head k_nope rows then v rows
+  torch::nn::Linear o_proj{nullptr};    // [hidden, H·v]
+  int64_t layer, heads, nope, rope_dim, v_dim, rank;
+  bool interleave;
+  double scale;  // 1/sqrt(nope + d_r) × yarn mscale² when configured
+  MlaPath path = MlaPath::kExplicit;
+};
+
+}  // namespace yz

@@ -1,0 +1,114 @@
+// Decoder layers, the model stack and checkpoint loading (see causal_lm.h). The forward pass
+// follows transformers' LlamaModel / DeepseekV3Model.forward.
+#include "model/causal_lm.h"
+
+#include "model/hf_names.h"
+#include "util/error.h"
+#include "util/safetensors.h"
+#include "util/tensor.h"
+
+namespace yz {
+
+DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c, int64_t layer) {
+  input_layernorm = register_module("input_layernorm", RmsNorm(c.hidden_size, c.rms_norm_eps));
+  if (c.family == Family::kGqa)
+    self_attn = register_module("self_attn", std::make_shared<GqaAttentionImpl>(c, layer));
+  else
+    self_attn = register_module("self_attn", std::make_shared<MlaAttentionImpl>(c, layer));
+  post_attention_layernorm =
+      register_module("post_attention_layernorm", RmsNorm(c.hidden_size, c.rms_norm_eps));
+  mlp = register_module("mlp", Mlp(c.hidden_size, c.intermediate_size));
+}
+
+torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& x, const ForwardContext& ctx) {
+  torch::Tensor h = x + self_attn->forward(input_layernorm(x), ctx);
+  return h + mlp(post_attention_layernorm(h));
+}
+
+DecoderStackImpl::DecoderStackImpl(const ModelConfig& c) {
+  embed_tokens = register_module(
+      "embed_tokens", torch::nn::Embedding(torch::nn::EmbeddingOptions(c.vocab_size, c.hidden_size)));
+  layers = register_module("layers", torch::nn::ModuleList());
+  for (int64_t l = 0; l < c.num_hidden_layers; ++l) layers->push_back(DecoderLayer(c, l));
+  norm = register_module("norm", RmsNorm(c.hidden_size, c.rms_norm_eps));
+}
+
+CausalLmImpl::CausalLmImpl(const ModelConfig& c) : config(c) {
+  model = register_module("model", DecoderStack(c));
+  if (!c.tie_word_embeddings)
+    lm_head = register_module("lm_head", make_linear(c.hidden_size, c.vocab_size, false));
+  std::vector<int64_t> dims;
+  if (c.family == Family::kGqa) dims.push_back(c.head_dim);
+  for (const auto& l : c.mla_layers) dims.push_back(l.qk_rope_head_dim);
+  for (int64_t d : dims)
+    if (!rotary.count(d)) rotary[d] = rotary_tables(c.rope, d, c.max_position_embeddings);
+}
+
+torch::Tensor CausalLmImpl::forward(const torch::Tensor& ids, KvCache* cache) {
+  const int64_t T = ids.size(1);
+  ForwardContext ctx;
+  ctx.cache = cache;
+  ctx.start = cache ? cache->length() : 0;
+  torch::Tensor h = model->embed_tokens(ids);  // [B, T, hidden]
+  auto positions = torch::arange(ctx.start, ctx.start + T, torch::dtype(torch::kLong).device(ids.device()));
+  for (const auto& [dim, tables] : rotary)
+    ctx.cos_sin[dim] = rotary_cos_sin(tables, positions, h.scalar_type());
+  if (T > 1) ctx.mask = causal_mask(T, ctx.start + T, ctx.start, ids.device());
+  for (const auto& layer : *model->layers)
+    h = layer->as<DecoderLayerImpl>()->forward(h, ctx);
+  if (cache) cache->advance(T);
+  h = model->norm(h);
+  return lm_head ? lm_head(h) : torch::nn::functional::linear(h, model->embed_tokens->weight);
+}
+
+KvCache CausalLmImpl::new_cache(int64_t batch, int64_t capacity) const {
+  const torch::Tensor& w = model->embed_tokens->weight;
+  return KvCache(config, batch, capacity, w.scalar_type(), w.device());
+}
+
+void CausalLmImpl::set_mla_path(MlaPath path) {
+  for (const auto& layer : *model->layers) {
+    auto* attn = dynamic_cast<MlaAttentionImpl*>(layer->as<DecoderLayerImpl>()->self_attn.get());
+    if (attn) attn->path = path;
+  }
+}
+
+CausalLm load_causal_lm(const fs::path& dir, const LoadOptions& options) {
+  const ModelConfig config = load_config(dir);
+  YZ_CHECK(!config.qk_norm, dir.string(), ": ", config.model_type,
+           " models with per-head q/k RMSNorm are not supported by the reference decoder");
+  YZ_CHECK(!config.sliding_window, dir.string(), ": sliding-window attention (window ",
+           config.sliding_window.value_or(0), ") is not supported");
+  Checkpoint ckpt(dir);
+  CausalLm lm(config);
+  torch::NoGradGuard no_grad;
+  for (auto& item : lm->named_parameters()) {
+    const std::string& name = item.key();
+    YZ_CHECK(ckpt.has(name), dir.string(), ": checkpoint lacks tensor '", name, "'");
+    const TensorInfo& info = ckpt.info(name);
+    YZ_CHECK(info.shape == item.value().sizes().vec(), dir.string(), ": tensor '", name,
+             "' has shape ", torch::IntArrayRef(info.shape), ", config.json implies ",
+             item.value().sizes());
+    torch::Tensor w = to_tensor(ckpt.view(name)).to(options.device, options.dtype);
+    item.value().set_data(w);
+  }
+  lm->eval();
+  return lm;
+}
+
+torch::Device parse_device(const std::string& name) {
+  if (name == "cpu") return torch::kCPU;
+  YZ_CHECK(name.rfind("cuda", 0) == 0, "unknown device '", name, "' (use cpu or cuda[:N])");
+  YZ_CHECK(torch::cuda::is_available(), "--device ", name,
+           " was asked for but no CUDA device is available (or this build has no CUDA)");
+  return torch::Device(name);
+}
+
+torch::ScalarType parse_dtype_name(const std::string& name) {
+  if (name == "float32" || name == "fp32") return torch::kFloat;
+  if (name == "bfloat16" || name == "bf16") return torch::kBFloat16;
+  if (name == "float16" || name == "fp16") return torch::kHalf;
+  YZ_CHECK(false, "unknown dtype '", name, "' (use float32, bfloat16 or float16)");
+}
+
+}  // namespace yz

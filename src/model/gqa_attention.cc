@@ -1,0 +1,37 @@
+// Grouped-query attention, as transformers' LlamaAttention.forward (Qwen2/Mistral identical up to
+// biases): project, rotate (neox), cache, repeat KV heads over their query group, attend, o_proj.
+#include "model/attention.h"
+#include "util/torch_compat.h"
+
+namespace yz {
+
+GqaAttentionImpl::GqaAttentionImpl(const ModelConfig& c, int64_t layer_)
+    : layer(layer_), heads(c.num_attention_heads), kv_heads(c.num_key_value_heads),
+      head_dim(c.head_dim), scale(1.0 / std::sqrt(static_cast<double>(c.head_dim))) {
+  const int64_t d = c.hidden_size;
+  const bool qkv_bias = c.attention_bias;
+  const bool o_bias = c.attention_bias && c.model_type != "qwen2";  // Qwen2: o_proj has none
+  q_proj = register_module("q_proj", make_linear(d, heads * head_dim, qkv_bias));
+  k_proj = register_module("k_proj", make_linear(d, kv_heads * head_dim, qkv_bias));
+  v_proj = register_module("v_proj", make_linear(d, kv_heads * head_dim, qkv_bias));
+  o_proj = register_module("o_proj", make_linear(heads * head_dim, d, o_bias));
+}
+
+torch::Tensor GqaAttentionImpl::forward(const torch::Tensor& x, const ForwardContext& ctx) {
+  const int64_t B = x.size(0), T = x.size(1);
+  torch::Tensor q = q_proj(x).view({B, T, heads, head_dim}).transpose(1, 2);      // [B,H,T,D]
+  torch::Tensor k = k_proj(x).view({B, T, kv_heads, head_dim}).transpose(1, 2);   // [B,G,T,D]
+  torch::Tensor v = v_proj(x).view({B, T, kv_heads, head_dim}).transpose(1, 2);   // [B,G,T,D]
+  const auto& [cos, sin] = ctx.cos_sin.at(head_dim);
+  q = apply_rotary(q, cos, sin);
+  k = apply_rotary(k, cos, sin);
+  if (ctx.cache != nullptr) std::tie(k, v) = ctx.cache->store_kv(layer, k, v);
+  // repeat_kv: query head h reads KV head h / (H/G).
+  const int64_t group = heads / kv_heads, S = k.size(2);
+  k = k.unsqueeze(2).expand({B, kv_heads, group, S, head_dim}).reshape({B, heads, S, head_dim});
+  v = v.unsqueeze(2).expand({B, kv_heads, group, S, head_dim}).reshape({B, heads, S, head_dim});
+  torch::Tensor out = attention(q, k, v, ctx.mask, scale);                           // [B,H,T,D]
+  return o_proj(out.transpose(1, 2).reshape({B, T, heads * head_dim}));
+}
+
+}  // namespace yz

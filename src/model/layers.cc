@@ -1,0 +1,38 @@
+// RMSNorm and SwiGLU MLP (see layers.h).
+#include "model/layers.h"
+
+namespace yz {
+
+RmsNormImpl::RmsNormImpl(int64_t dim, double eps_) : eps(eps_) {
+  weight = register_parameter("weight", torch::ones({dim}));
+}
+
+torch::Tensor RmsNormImpl::forward(const torch::Tensor& x) {
+  torch::Tensor h = x.to(torch::kFloat);
+  h = h * torch::rsqrt(h.pow(2).mean(-1, /*keepdim=*/true) + eps);
+  return weight * h.to(x.scalar_type());
+}
+
+torch::nn::Linear make_linear(int64_t in, int64_t out, bool bias) {
+  return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(bias));
+}
+
+MlpImpl::MlpImpl(int64_t hidden, int64_t intermediate) {
+  gate_proj = register_module("gate_proj", make_linear(hidden, intermediate, false));
+  up_proj = register_module("up_proj", make_linear(hidden, intermediate, false));
+  down_proj = register_module("down_proj", make_linear(intermediate, hidden, false));
+}
+
+torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
+  return down_proj(torch::silu(gate_proj(x)) * up_proj(x));
+}
+
+torch::Tensor causal_mask(int64_t tq, int64_t tk, int64_t start, const torch::Device& device) {
+  auto q_pos = torch::arange(start, start + tq, torch::TensorOptions().device(device));
+  auto k_pos = torch::arange(tk, torch::TensorOptions().device(device));
+  auto allowed = k_pos.unsqueeze(0) <= q_pos.unsqueeze(1);
+  return torch::zeros({tq, tk}, torch::TensorOptions().device(device))
+      .masked_fill(allowed.logical_not(), -std::numeric_limits<float>::infinity());
+}
+
+}  // namespace yz

@@ -1,0 +1,32 @@
+// Building blocks shared by the GQA and MLA decoders, as libtorch modules (trainable):
+// RMSNorm (transformers' LlamaRMSNorm) and the SwiGLU MLP (LlamaMLP).
+#pragma once
+
+#include <torch/torch.h>
+
+namespace yz {
+
+struct RmsNormImpl : torch::nn::Module {
+  RmsNormImpl(int64_t dim, double eps);
+  // Normalise in float32, cast back, then scale (LlamaRMSNorm.forward).
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::Tensor weight;  // [dim]
+  double eps;
+};
+TORCH_MODULE(RmsNorm);
+
+struct MlpImpl : torch::nn::Module {
+  MlpImpl(int64_t hidden, int64_t intermediate);
+  torch::Tensor forward(const torch::Tensor& x);  // down(silu(gate(x)) * up(x))
+  torch::nn::Linear gate_proj{nullptr};  // [intermediate, hidden]
+  torch::nn::Linear up_proj{nullptr};    // [intermediate, hidden]
+  torch::nn::Linear down_proj{nullptr};  // [hidden, intermediate]
+};
+TORCH_MODULE(Mlp);
+
+torch::nn::Linear make_linear(int64_t in, int64_t out, bool bias);
+
+// Additive causal mask [Tq, Tk] for queries at positions start..start+Tq-1 over keys 0..Tk-1.
+torch::Tensor causal_mask(int64_t tq, int64_t tk, int64_t start, const torch::Device& device);
+
+}  // namespace yz

@@ -1,0 +1,74 @@
+// Multi-head latent attention, as transformers' DeepseekV3Attention.forward (explicit path), plus
+// the absorbed form that attends over the cached [c ‖ k_pe] rows as one shared head
+// (mla_conversion.md §6; vLLM's forward_mqa).
+#include "model/attention.h"
+#include "util/torch_compat.h"
+
+namespace yz {
+
+MlaAttentionImpl::MlaAttentionImpl(const ModelConfig& c, int64_t layer_)
+    : layer(layer_), heads(c.num_attention_heads), nope(c.qk_nope_head_dim),
+      rope_dim(c.mla_layers[layer_].qk_rope_head_dim), v_dim(c.v_head_dim),
+      rank(c.mla_layers[layer_].kv_lora_rank), interleave(c.rope_interleave) {
+  const int64_t d = c.hidden_size, qk = nope + rope_dim;
+  const bool bias = c.attention_bias;  // our `native` extension; stock DeepSeek has none
+  if (c.q_lora_rank) {
+    q_a_proj = register_module("q_a_proj", make_linear(d, *c.q_lora_rank, false));
+    q_a_layernorm = register_module("q_a_layernorm", RmsNorm(*c.q_lora_rank, c.rms_norm_eps));
+    q_b_proj = register_module("q_b_proj", make_linear(*c.q_lora_rank, heads * qk, bias));
+  } else {
+    q_proj = register_module("q_proj", make_linear(d, heads * qk, bias));
+  }
+  kv_a_proj_with_mqa = register_module("kv_a_proj_with_mqa", make_linear(d, rank + rope_dim, bias));
+  if (c.qk_latent_layernorm)
+    kv_a_layernorm = register_module("kv_a_layernorm", RmsNorm(rank, c.rms_norm_eps));
+  kv_b_proj = register_module("kv_b_proj", make_linear(rank, heads * (nope + v_dim), false));
+  o_proj = register_module("o_proj", make_linear(heads * v_dim, d, false));
+  scale = 1.0 / std::sqrt(static_cast<double>(qk));
+  // DeepseekV3Attention: with yarn scaling and mscale_all_dim, scale *= mscale².
+  if (c.rope.type == RopeType::kYarn && c.rope.mscale_all_dim && *c.rope.mscale_all_dim != 0) {
+    const double m = yarn_mscale(c.rope.factor, *c.rope.mscale_all_dim);
+    scale *= m * m;
+  }
+}
+
+torch::Tensor MlaAttentionImpl::forward(const torch::Tensor& x, const ForwardContext& ctx) {
+  const int64_t B = x.size(0), T = x.size(1);
+  torch::Tensor q = q_proj ? q_proj(x) : q_b_proj(q_a_layernorm(q_a_proj(x)));
+  q = q.view({B, T, heads, nope + rope_dim}).transpose(1, 2);             // [B,H,T,nope+d_r]
+  torch::Tensor q_nope = q.narrow(-1, 0, nope), q_pe = q.narrow(-1, nope, rope_dim);
+  torch::Tensor kv = kv_a_proj_with_mqa(x);                               // [B,T,r+d_r]
+  torch::Tensor c = kv.narrow(-1, 0, rank);                               // [B,T,r]
+  torch::Tensor k_pe = kv.narrow(-1, rank, rope_dim).unsqueeze(1);        // [B,1,T,d_r]
+  if (kv_a_layernorm) c = kv_a_layernorm(c);
+  const auto& [cos, sin] = ctx.cos_sin.at(rope_dim);
+  auto rotate = [&](const torch::Tensor& t) {
+    return interleave ? apply_rotary_interleaved(t, cos, sin) : apply_rotary(t, cos, sin);
+  };
+  q_pe = rotate(q_pe);
+  k_pe = rotate(k_pe);
+  torch::Tensor rows = torch::cat({c, k_pe.squeeze(1)}, -1);              // [B,T,r+d_r]
+  if (ctx.cache != nullptr) rows = ctx.cache->store_latent(layer, rows);  // [B,S,r+d_r]
+  const int64_t S = rows.size(1);
+  torch::Tensor c_all = rows.narrow(-1, 0, rank);                         // [B,S,r]
+  torch::Tensor k_pe_all = rows.narrow(-1, rank, rope_dim).unsqueeze(1);  // [B,1,S,d_r]
+  // kv_b_proj.weight [H·(nope+v), r] viewed per head: W_UK [H, nope, r], W_UV [H, v, r].
+  torch::Tensor w = kv_b_proj->weight.view({heads, nope + v_dim, rank});
+  torch::Tensor out;  // [B,H,T,v]
+  if (path == MlaPath::kExplicit) {
+    torch::Tensor kvb = kv_b_proj(c_all).view({B, S, heads, nope + v_dim}).transpose(1, 2);
+    torch::Tensor k_nope = kvb.narrow(-1, 0, nope), v = kvb.narrow(-1, nope, v_dim);
+    torch::Tensor k = torch::cat({k_nope, k_pe_all.expand({B, heads, S, rope_dim})}, -1);
+    out = attention(torch::cat({q_nope, q_pe}, -1), k, v, ctx.mask, scale);
+  } else {
+    torch::Tensor w_uk = w.narrow(1, 0, nope), w_uv = w.narrow(1, nope, v_dim);
+    torch::Tensor q_lat = torch::einsum("bhtn,hnr->bhtr", {q_nope, w_uk});   // [B,H,T,r]
+    torch::Tensor keys = rows.unsqueeze(1).expand({B, heads, S, rank + rope_dim});
+    torch::Tensor values = c_all.unsqueeze(1).expand({B, heads, S, rank});
+    torch::Tensor o_lat = attention(torch::cat({q_lat, q_pe}, -1), keys, values, ctx.mask, scale);
+    out = torch::einsum("bhtr,hvr->bhtv", {o_lat, w_uv});
+  }
+  return o_proj(out.transpose(1, 2).reshape({B, T, heads * v_dim}));
+}
+
+}  // namespace yz

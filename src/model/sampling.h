@@ -1,0 +1,30 @@
+// Next-token choice: greedy at temperature 0, else temperature / top-k / top-p sampling driven by
+// our own seeded generator, so a seed reproduces the same tokens on any device and libtorch.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <random>
+
+namespace yz {
+
+struct SamplingParams {
+  double temperature = 0.0;  // 0 = greedy
+  double top_p = 1.0;        // keep the smallest set of top tokens whose mass reaches top_p
+  int64_t top_k = 0;         // 0 = no limit
+  uint64_t seed = 0;
+};
+
+class Sampler {
+ public:
+  explicit Sampler(const SamplingParams& params);
+  // logits: [vocab] on any device and dtype.
+  int32_t next(const at::Tensor& logits);
+
+ private:
+  SamplingParams params_;
+  std::mt19937_64 rng_;
+};
+
+}  // namespace yz
