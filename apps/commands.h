@@ -13,6 +13,9 @@ Command add_info(CLI::App& app);
 Command add_tokenize(CLI::App& app);
 Command add_detokenize(CLI::App& app);
 Command add_import_llama2c(CLI::App& app);
+Command add_ppl(CLI::App& app);
+Command add_generate(CLI::App& app);
+Command add_logits(CLI::App& app);
 Command add_demo(CLI::App& app);
 
 }  // namespace yz::apps

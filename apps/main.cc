@@ -21,6 +21,11 @@ int main(int argc, char** argv) {
   add("detokenize", "Token ids -> text", yz::apps::add_detokenize);
   add("import-llama2c", "Write a Hugging Face Llama directory from a llama2.c checkpoint",
       yz::apps::add_import_llama2c);
+  add("ppl", "Perplexity of a model on a text file (non-overlapping windows)", yz::apps::add_ppl);
+  add("generate", "Generate text from a prompt (greedy or seeded sampling)",
+      yz::apps::add_generate);
+  add("logits", "Write the fp32 logits of every position to a .safetensors file",
+      yz::apps::add_logits);
   add("demo", "Run the main job on the bundled model", yz::apps::add_demo);
   try {
     app.parse(argc, argv);

@@ -93,6 +93,29 @@ at::Tensor to_tensor(const TensorView& view) {
       at::TensorOptions().dtype(type));
 }
 
+void save_safetensors(const fs::path& path,
+                      const std::vector<std::pair<std::string, at::Tensor>>& tensors,
+                      const std::map<std::string, std::string>& metadata) {
+  std::vector<std::pair<std::string, TensorInfo>> infos;
+  std::vector<at::Tensor> data;
+  uint64_t offset = 0;
+  for (const auto& [name, t] : tensors) {
+    at::Tensor c = t.to(at::kCPU).contiguous();
+    TensorInfo info;
+    info.dtype = from_scalar_type(c.scalar_type());
+    info.shape = c.sizes().vec();
+    info.begin = offset;
+    offset += static_cast<uint64_t>(c.numel()) * c.element_size();
+    info.end = offset;
+    infos.emplace_back(name, info);
+    data.push_back(c);
+  }
+  std::string bytes = serialize_safetensors_header(infos, metadata);
+  for (const auto& c : data)
+    bytes.append(static_cast<const char*>(c.data_ptr()), c.numel() * c.element_size());
+  write_file_atomic(path, bytes);
+}
+
 void write_tensor(ShardedWriter& writer, const std::string& name, const at::Tensor& tensor) {
   at::Tensor t = tensor.to(at::kCPU).contiguous();
   writer.add(name, from_scalar_type(t.scalar_type()), t.sizes().vec(), t.data_ptr(),

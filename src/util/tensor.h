@@ -19,6 +19,11 @@ at::Tensor to_tensor(const TensorView& view);
 // Decodes OCP FP8 E4M3 (fn variant: no infinities, 0x7f/0xff are NaN) to float.
 float fp8_e4m3_to_float(uint8_t bits);
 
+// Writes named tensors as one .safetensors file, atomically (temp file + rename).
+void save_safetensors(const fs::path& path,
+                      const std::vector<std::pair<std::string, at::Tensor>>& tensors,
+                      const std::map<std::string, std::string>& metadata = {});
+
 // Writes a tensor (any device / layout; made contiguous on CPU first).
 void write_tensor(ShardedWriter& writer, const std::string& name, const at::Tensor& tensor);
 
