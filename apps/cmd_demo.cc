@@ -1,14 +1,18 @@
 // `youzhi demo`: the main job on the bundled default model (models/yz-qwen2-gqa-16m). At this
 // stage of the project that is: open and verify the checkpoint against its config, report the
-// KV-cache footprint that MLA conversion will shrink, and tokenize held-out text with an exact
-// round trip. Conversion, perplexity and generation join as their issues land.
+// KV-cache footprint that MLA conversion will shrink, tokenize held-out text with an exact round
+// trip, score it (perplexity) and generate from a prompt with the reference decoder. The
+// conversion joins as its issues land.
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 
 #include "apps/commands.h"
+#include "eval/perplexity.h"
+#include "model/causal_lm.h"
 #include "model/config.h"
+#include "model/sampling.h"
 #include "model/hf_names.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
@@ -20,6 +24,8 @@ namespace yz::apps {
 namespace {
 
 constexpr const char* kBundledModel = "yz-qwen2-gqa-16m";
+constexpr int64_t kDemoCtx = 256;    // perplexity window (tokens)
+constexpr int kDemoNewTokens = 24;   // greedy continuation length
 // Held-out general text (first 20 kB of the wikitext-2 test split, CC BY-SA; see data/README.md).
 constexpr const char* kHeldoutSample = "data/demo/wikitext2_test_head.txt";
 
@@ -87,6 +93,30 @@ Command add_demo(CLI::App& app) {
     std::printf("   first tokens: ");
     for (size_t i = 0; i < ids.size() && i < 12; ++i)
       std::printf("%d%s", ids[i], i + 1 < 12 ? " " : "\n");
+    std::printf("== reference decoder (CPU, float32)\n");
+    CausalLm lm = load_causal_lm(dir, {});
+    PplOptions po;
+    po.ctx = kDemoCtx;
+    po.batch = 4;
+    PplResult r = perplexity(lm, ids, po);
+    std::printf("   perplexity on the held-out text: %.2f (%lld tokens, windows of %lld)\n", r.ppl,
+                static_cast<long long>(r.tokens), static_cast<long long>(kDemoCtx));
+    const std::string prompt = "The Federal Reserve raised interest rates by";
+    std::vector<int32_t> gen = tk.encode(prompt);
+    {
+      torch::NoGradGuard no_grad;
+      KvCache cache = lm->new_cache(1, static_cast<int64_t>(gen.size()) + kDemoNewTokens);
+      Sampler greedy({});
+      const size_t prompt_len = gen.size();
+      torch::Tensor logits =
+          lm->forward(torch::tensor(std::vector<int64_t>(gen.begin(), gen.end())).unsqueeze(0), &cache);
+      for (int i = 0; i < kDemoNewTokens; ++i) {
+        gen.push_back(greedy.next(logits[0][-1]));
+        logits = lm->forward(torch::tensor({static_cast<int64_t>(gen.back())}).unsqueeze(0), &cache);
+      }
+      std::vector<int32_t> tail(gen.begin() + prompt_len, gen.end());
+      std::printf("   greedy: \"%s\" ->%s\n", prompt.c_str(), tk.decode(tail).c_str());
+    }
     std::printf("== done in %.1f s\n",
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     return 0;

@@ -85,6 +85,37 @@ if [ -d "$STORIES" ]; then
   expect 2 "import without --out" -- "$YZ" import-llama2c "$STORIES/stories260K.bin" "$STORIES/tok512.model"
 fi
 
+# Reference decoder commands.
+TINY=$ROOT/tests/data/decoder/tiny_models/llama31
+IDS=$(python3 -c "print(','.join(str((i * 37 + 11) % 256) for i in range(40)))")
+expect 0 "ppl --ids" -- "$YZ" ppl "$TINY" --ids "$IDS" --ctx 16 --json
+check "ppl tokens" "$(json_field "['tokens']")" "30"
+check "ppl chunks" "$(json_field "['chunks']")" "2"
+expect 0 "ppl --text-file" -- "$YZ" ppl "$MODEL" --text-file "$ROOT/data/demo/wikitext2_test_head.txt" --ctx 64 --max-chunks 2 --json
+check "ppl text tokens" "$(json_field "['tokens']")" "126"
+expect 1 "ppl text shorter than ctx" -- "$YZ" ppl "$MODEL" --text-file "$TMP/t.txt" --ctx 1024
+expect 2 "ppl without input" -- "$YZ" ppl "$MODEL"
+expect 1 "ppl on cuda without one" -- "$YZ" ppl "$TINY" --ids "$IDS" --ctx 16 --device cuda
+grep -q "no CUDA device" "$TMP/err" && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: cuda message"; }
+expect 1 "ppl bad dtype" -- "$YZ" ppl "$TINY" --ids "$IDS" --ctx 16 --dtype float8
+expect 1 "ppl id out of range" -- "$YZ" ppl "$TINY" --ids 1,2,999 --ctx 2
+expect 0 "generate greedy" -- "$YZ" generate "$MODEL" --prompt "The Federal Reserve raised interest rates by" --max-new-tokens 24 --json
+check "greedy ids (transformers golden)" "$(json_field "['ids']")" "[268, 2178, 4132, 14, 300, 268, 2178, 4132, 520, 268, 1023, 294, 918, 268, 7215, 16, 19, 20, 396, 2178, 4132, 520, 268, 1023]"
+expect 0 "generate seeded" -- "$YZ" generate "$MODEL" --prompt "Net income" --max-new-tokens 12 --temperature 0.9 --top-p 0.9 --seed 11 --json
+first=$(json_field "['ids']")
+expect 0 "generate seeded again" -- "$YZ" generate "$MODEL" --prompt "Net income" --max-new-tokens 12 --temperature 0.9 --top-p 0.9 --seed 11 --json
+check "same seed, same tokens" "$(json_field "['ids']")" "$first"
+expect 0 "generate other seed" -- "$YZ" generate "$MODEL" --prompt "Net income" --max-new-tokens 12 --temperature 0.9 --top-p 0.9 --seed 12 --json
+[ "$(json_field "['ids']")" != "$first" ] && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: seeds differ"; }
+expect 0 "generate --chat" -- "$YZ" generate "$MODEL" --prompt "What is revenue?" --chat --max-new-tokens 8
+expect 1 "generate bad top-p" -- "$YZ" generate "$MODEL" --prompt x --temperature 1 --top-p 0
+expect 0 "logits" -- "$YZ" logits "$TINY" --ids 1,2,3,4 --out "$TMP/logits.safetensors"
+check "logits shape" "$(python3 -c "
+import json,struct; b=open('$TMP/logits.safetensors','rb').read(); n=struct.unpack('<Q',b[:8])[0]
+print(json.loads(b[8:8+n])['logits']['shape'])")" "[4, 256]"
+expect 1 "logits refuses existing output" -- "$YZ" logits "$TINY" --ids 1,2 --out "$TMP/logits.safetensors"
+expect 0 "logits --overwrite" -- "$YZ" logits "$TINY" --ids 1,2 --out "$TMP/logits.safetensors" --overwrite
+
 expect 0 "demo" -- "$YZ" demo
 grep -q "decode(encode(x)) == x: yes" "$TMP/out" && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: demo round trip"; }
 

@@ -1,6 +1,7 @@
 // The reference decoders on CUDA against the same transformers goldens as on CPU: float32 within
-// 1e-4 of the logits, bfloat16 within 5e-2 (bf16 keeps 8 mantissa bits; tiny models' logits are
-// O(1)), MLA absorbed == explicit. Skipped without a device.
+// 1e-4 of the logits; bfloat16 (weights and activations rounded to 8 mantissa bits through every
+// layer) within 3% relative RMS error of the float32 logits. MLA absorbed == explicit. Skipped
+// without a device.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -21,13 +22,19 @@ TEST_P(TinyModelCuda, MatchesTransformers) {
   torch::Tensor ids = to_tensor(golden.view("input_ids")).to(torch::kLong).unsqueeze(0).cuda();
   torch::Tensor want = to_tensor(golden.view("logits"));
   torch::NoGradGuard g;
-  for (auto [dtype, tol] : {std::pair{torch::kFloat, 1e-4}, std::pair{torch::kBFloat16, 5e-2}}) {
+  for (auto dtype : {torch::kFloat, torch::kBFloat16}) {
     CausalLm lm = load_causal_lm(dir, {torch::kCUDA, dtype});
     for (MlaPath path : {MlaPath::kExplicit, MlaPath::kAbsorbed}) {
       lm->set_mla_path(path);
       torch::Tensor got = lm->forward(ids)[0].to(torch::kCPU, torch::kFloat);
-      double diff = (got - want).abs().max().item<double>();
-      EXPECT_LT(diff, tol) << c10::toString(dtype) << (path == MlaPath::kAbsorbed ? " absorbed" : "");
+      const std::string what =
+          std::string(c10::toString(dtype)) + (path == MlaPath::kAbsorbed ? " absorbed" : "");
+      if (dtype == torch::kFloat) {
+        EXPECT_LT((got - want).abs().max().item<double>(), 1e-4) << what;
+      } else {
+        double rel = ((got - want).norm() / want.norm()).item<double>();
+        EXPECT_LT(rel, 3e-2) << what;
+      }
     }
   }
 }
