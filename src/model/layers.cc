@@ -8,7 +8,8 @@ RmsNormImpl::RmsNormImpl(int64_t dim, double eps_) : eps(eps_) {
 }
 
 torch::Tensor RmsNormImpl::forward(const torch::Tensor& x) {
-  torch::Tensor h = x.to(torch::kFloat);
+  // float32 for 16-bit inputs as LlamaRMSNorm does; float64 stays float64 (exactness tests).
+  torch::Tensor h = x.scalar_type() == torch::kDouble ? x : x.to(torch::kFloat);
   h = h * torch::rsqrt(h.pow(2).mean(-1, /*keepdim=*/true) + eps);
   return weight * h.to(x.scalar_type());
 }

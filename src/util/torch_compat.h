@@ -29,7 +29,9 @@ inline at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::
 #else
   at::Tensor scores = at::matmul(q, k.transpose(-2, -1)) * scale;
   if (mask.defined()) scores = scores + mask.to(scores.scalar_type());
-  return at::matmul(at::softmax(scores, -1, at::kFloat).to(q.scalar_type()), v);
+  // float32 softmax for 16-bit inputs (transformers' eager path); float64 stays float64.
+  const at::ScalarType acc = q.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
+  return at::matmul(at::softmax(scores, -1, acc).to(q.scalar_type()), v);
 #endif
 }
 
