@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
       yz::apps::add_generate);
   add("logits", "Write the fp32 logits of every position to a .safetensors file",
       yz::apps::add_logits);
+  add("convert", "Convert a GQA model to Multi-head Latent Attention", yz::apps::add_convert);
   add("demo", "Run the main job on the bundled model", yz::apps::add_demo);
   try {
     app.parse(argc, argv);

@@ -120,6 +120,23 @@ print(json.loads(b[8:8+n])['logits']['shape'])")" "[4, 256]"
 expect 1 "logits refuses existing output" -- "$YZ" logits "$TINY" --ids 1,2 --out "$TMP/logits.safetensors"
 expect 0 "logits --overwrite" -- "$YZ" logits "$TINY" --ids 1,2 --out "$TMP/logits.safetensors" --overwrite
 
+# Conversion (small calibration so it stays quick).
+CONV="--model $MODEL --calib $ROOT/data/demo/wikitext2_test_head.txt --calib-samples 8 --calib-len 64 --rope-dim 32 --kv-lora-rank 96 --freqfold 2"
+expect 0 "convert" -- "$YZ" convert $CONV --out "$TMP/mla" --eval-file "$TMP/t.txt" --eval-ctx 4 --eval-chunks 1 --report "$TMP/report.json" --json
+check "report kv after" "$(python3 -c "import json; print(json.load(open('$TMP/report.json'))['kv_elements_per_token']['after'])")" "1024"
+check "report stages" "$(python3 -c "import json; print(sorted(json.load(open('$TMP/report.json'))['ppl']))")" "['final', 'original', 'partial_rope']"
+expect 0 "info on converted" -- "$YZ" info "$TMP/mla" --json
+check "converted family" "$(json_field "['family']")" "mla"
+check "converted kv bytes" "$(json_field "['kv_bytes_per_token_bf16']")" "2048"
+check "converted checkpoint complete" "$(json_field "['checkpoint_matches_config']")" "True"
+expect 0 "generate from converted" -- "$YZ" generate "$TMP/mla" --prompt "The" --max-new-tokens 4
+expect 1 "convert refuses existing output" -- "$YZ" convert $CONV --out "$TMP/mla"
+expect 1 "convert bad rope dim" -- "$YZ" convert --model "$MODEL" --calib "$TMP/t.txt" --rope-dim 30 --out "$TMP/mla2"
+[ ! -e "$TMP/mla2" ] && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: failed convert left an output"; }
+expect 1 "convert short calibration" -- "$YZ" convert --model "$MODEL" --calib "$TMP/t.txt" --out "$TMP/mla3"
+grep -q "calibration text is too short" "$TMP/err" && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: short calibration message"; }
+expect 1 "convert into the input" -- "$YZ" convert $CONV --out "$MODEL" --overwrite
+
 expect 0 "demo" -- "$YZ" demo
 grep -q "decode(encode(x)) == x: yes" "$TMP/out" && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: demo round trip"; }
 

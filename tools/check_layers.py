@@ -11,7 +11,7 @@ ALLOWED = {
     "tokenizer": {"util"},
     "kernels": {"util"},
     "model": {"kernels", "util"},
-    "convert": {"model", "kernels", "tokenizer", "util"},
+    "convert": {"eval", "model", "kernels", "tokenizer", "util"},
     "eval": {"model", "kernels", "tokenizer", "util"},
     "train": {"model", "kernels", "tokenizer", "util", "eval"},
     "serve": {"model", "kernels", "tokenizer", "util"},

@@ -20,8 +20,11 @@ DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& c, int64_t layer) {
   mlp = register_module("mlp", Mlp(c.hidden_size, c.intermediate_size));
 }
 
-torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& x, const ForwardContext& ctx) {
-  torch::Tensor h = x + self_attn->forward(input_layernorm(x), ctx);
+torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& x, const ForwardContext& ctx,
+                                        const std::function<void(const torch::Tensor&)>& observe) {
+  torch::Tensor normed = input_layernorm(x);
+  if (observe) observe(normed);
+  torch::Tensor h = x + self_attn->forward(normed, ctx);
   return h + mlp(post_attention_layernorm(h));
 }
 
@@ -44,7 +47,8 @@ CausalLmImpl::CausalLmImpl(const ModelConfig& c) : config(c) {
     if (!rotary.count(d)) rotary[d] = rotary_tables(c.rope, d, c.max_position_embeddings);
 }
 
-torch::Tensor CausalLmImpl::forward(const torch::Tensor& ids, KvCache* cache) {
+torch::Tensor CausalLmImpl::forward(const torch::Tensor& ids, KvCache* cache,
+                                    const LayerObserver& observer) {
   const int64_t T = ids.size(1);
   ForwardContext ctx;
   ctx.cache = cache;
@@ -54,8 +58,13 @@ torch::Tensor CausalLmImpl::forward(const torch::Tensor& ids, KvCache* cache) {
   for (const auto& [dim, tables] : rotary)
     ctx.cos_sin[dim] = rotary_cos_sin(tables, positions, h.scalar_type());
   if (T > 1) ctx.mask = causal_mask(T, ctx.start + T, ctx.start, ids.device());
-  for (const auto& layer : *model->layers)
-    h = layer->as<DecoderLayerImpl>()->forward(h, ctx);
+  int64_t index = 0;
+  for (const auto& layer : *model->layers) {
+    const int64_t l = index++;
+    h = layer->as<DecoderLayerImpl>()->forward(
+        h, ctx, observer ? [&](const torch::Tensor& x) { observer(l, x); }
+                         : std::function<void(const torch::Tensor&)>());
+  }
   if (cache) cache->advance(T);
   h = model->norm(h);
   return lm_head ? lm_head(h) : torch::nn::functional::linear(h, model->embed_tokens->weight);

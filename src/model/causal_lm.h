@@ -6,6 +6,7 @@
 
 #include <torch/torch.h>
 
+#include <functional>
 #include <memory>
 
 #include "model/attention.h"
@@ -18,7 +19,8 @@ namespace yz {
 
 struct DecoderLayerImpl : torch::nn::Module {
   DecoderLayerImpl(const ModelConfig& c, int64_t layer);
-  torch::Tensor forward(const torch::Tensor& x, const ForwardContext& ctx);
+  torch::Tensor forward(const torch::Tensor& x, const ForwardContext& ctx,
+                        const std::function<void(const torch::Tensor&)>& observe = nullptr);
   RmsNorm input_layernorm{nullptr};           // [hidden]
   std::shared_ptr<AttentionImpl> self_attn;   // GqaAttention or MlaAttention
   RmsNorm post_attention_layernorm{nullptr};  // [hidden]
@@ -34,11 +36,16 @@ struct DecoderStackImpl : torch::nn::Module {
 };
 TORCH_MODULE(DecoderStack);
 
+// Sees each layer's attention input (after input_layernorm), [B, T, hidden]: calibration
+// accumulates statistics from it layer by layer without storing activations.
+using LayerObserver = std::function<void(int64_t layer, const torch::Tensor& attn_input)>;
+
 struct CausalLmImpl : torch::nn::Module {
   explicit CausalLmImpl(const ModelConfig& c);
   // ids: [B, T] int64. With a cache the new tokens take positions cache.length()..+T and are
   // appended; without one they are positions 0..T-1. Returns logits [B, T, vocab].
-  torch::Tensor forward(const torch::Tensor& ids, KvCache* cache = nullptr);
+  torch::Tensor forward(const torch::Tensor& ids, KvCache* cache = nullptr,
+                        const LayerObserver& observer = nullptr);
   KvCache new_cache(int64_t batch, int64_t capacity) const;
   void set_mla_path(MlaPath path);  // no-op for GQA models
 

@@ -1,0 +1,90 @@
+// `youzhi convert`: GQA checkpoint -> MLA checkpoint (mla_conversion.md §3), `native` target.
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "apps/commands.h"
+#include "convert/converter.h"
+#include "model/config.h"
+#include "util/error.h"
+
+namespace yz::apps {
+
+namespace {
+
+void print_report(const nlohmann::ordered_json& r) {
+  std::printf("%-6s %-9s %-8s %-11s %-10s %-10s %-10s\n", "layer", "freqfold", "alpha",
+              "rope_energy", "pca_energy", "key_err", "value_err");
+  for (const auto& l : r["layers"])
+    std::printf("%-6lld %-9lld %-8.3f %-11.4f %-10.4f %-10.4f %-10.4f\n",
+                static_cast<long long>(l["layer"].get<int64_t>()),
+                static_cast<long long>(l["freqfold"].get<int64_t>()), l["alpha"].get<double>(),
+                l["rope_energy_kept"].get<double>(), l["pca_energy_kept"].get<double>(),
+                l["key_error"].get<double>(), l["value_error"].get<double>());
+  for (auto it = r["ppl"]["original"].begin(); it != r["ppl"]["original"].end(); ++it) {
+    const std::string f = it.key();
+    std::printf("ppl %-28s original %9.3f  partial_rope %9.3f  final %9.3f\n", f.c_str(),
+                it.value().get<double>(), r["ppl"]["partial_rope"][f].get<double>(),
+                r["ppl"]["final"][f].get<double>());
+  }
+  std::printf("KV cache: %lld -> %lld elements per token (%lld -> %lld bytes in bf16)\n",
+              static_cast<long long>(r["kv_elements_per_token"]["before"].get<int64_t>()),
+              static_cast<long long>(r["kv_elements_per_token"]["after"].get<int64_t>()),
+              static_cast<long long>(r["kv_bytes_per_token_bf16"]["before"].get<int64_t>()),
+              static_cast<long long>(r["kv_bytes_per_token_bf16"]["after"].get<int64_t>()));
+}
+
+}  // namespace
+
+Command add_convert(CLI::App& app) {
+  struct Opts {
+    ConvertRequest req;
+    std::string model, out, rank = "default", device = "cpu", report;
+    int64_t rope_dim = 0, freqfold = 4;
+    bool json = false;
+  };
+  auto o = std::make_shared<Opts>();
+  app.add_option("--model", o->model, "GQA model directory")->required();
+  app.add_option("--out", o->out, "Output MLA model directory")->required();
+  app.add_option("--kv-lora-rank", o->rank, "Latent rank r, or 'max' (2·G·D − d_r); default 4·d_r");
+  app.add_option("--rope-dim", o->rope_dim, "RoPE dims kept d_r (default head_dim / 2)");
+  app.add_option("--freqfold", o->freqfold, "FreqFold size f (multiple of head_dim / d_r)");
+  app.add_option("--calib", o->req.calib, "Calibration text files (plain or JSONL)")->required();
+  app.add_option("--calib-samples", o->req.calibration.samples, "Calibration samples");
+  app.add_option("--calib-len", o->req.calibration.length, "Tokens per calibration sample");
+  app.add_option("--seed", o->req.calibration.seed, "Calibration sampling seed");
+  app.add_option("--eval-file", o->req.eval_files, "Perplexity files scored at every stage");
+  app.add_option("--eval-ctx", o->req.eval_ctx, "Perplexity window");
+  app.add_option("--eval-chunks", o->req.eval_chunks, "Windows per eval file at most");
+  app.add_option("--report", o->report, "Write the report JSON here");
+  app.add_option("--device", o->device, "cpu or cuda[:N]");
+  app.add_flag("--overwrite", o->req.overwrite, "Replace an existing output directory");
+  app.add_flag("--json", o->json, "Print the report as one JSON object");
+  return [o]() {
+    ConvertRequest r = o->req;
+    r.model = o->model;
+    r.out = o->out;
+    r.device = parse_device(o->device);
+    const ModelConfig cfg = load_config(r.model);
+    // Defaults mirror the reference setting for D = 128 (r = 512, d_r = 64), scaled to the model.
+    r.plan.rope_dim = o->rope_dim > 0 ? o->rope_dim : cfg.head_dim / 2;
+    const int64_t rmax = max_kv_lora_rank(cfg, r.plan.rope_dim);
+    if (o->rank == "max") r.plan.kv_lora_rank = rmax;
+    else if (o->rank == "default") r.plan.kv_lora_rank = std::min(4 * r.plan.rope_dim, rmax);
+    else {
+      try {
+        r.plan.kv_lora_rank = std::stoll(o->rank);
+      } catch (const std::exception&) {
+        YZ_THROW(ErrorKind::kUsage, "--kv-lora-rank must be an integer or 'max'");
+      }
+    }
+    r.plan.freqfold = {o->freqfold};
+    r.progress = !o->json;
+    nlohmann::ordered_json report = convert_model(r);
+    if (!o->report.empty()) write_file_atomic(o->report, report.dump(2) + "\n");
+    if (o->json) std::printf("%s\n", report.dump().c_str());
+    else print_report(report);
+    return 0;
+  };
+}
+
+}  // namespace yz::apps

@@ -1,0 +1,30 @@
+// Calibration text for conversion: documents from plain-text (blank-line separated) or JSONL
+// (`text` field) files, shuffled with the seed, joined with "\n\n" and cut into samples of
+// exactly `length` tokens (mla_conversion.md §3.0). Too little text is an error, not a repeat.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "tokenizer/tokenizer.h"
+#include "util/fs.h"
+
+namespace yz {
+
+struct CalibrationOptions {
+  int64_t samples = 128;
+  int64_t length = 256;
+  uint64_t seed = 42;
+};
+
+// Documents of one file: JSONL (.jsonl / .json lines) by its "text" field, else blank-line
+// separated paragraphs of the (possibly .xz) text; lines when it has no blank lines.
+std::vector<std::string> read_documents(const fs::path& path);
+
+// [samples, length] int64 token ids.
+torch::Tensor sample_calibration(const tok::Tokenizer& tokenizer, const std::vector<fs::path>& files,
+                                 const CalibrationOptions& options);
+
+}  // namespace yz

@@ -1,0 +1,63 @@
+// GQA -> MLA conversion math (mla_conversion.md §3, TransMLA v3): RoRoPE + FreqFold key rotation
+// from per-layer key Grams, balanced-KV joint PCA from Grams of the step-1 model, and assembly of
+// DeepSeek-layout MLA weights (`native` target: biases kept exactly, no latent norm).
+#pragma once
+
+#include <torch/torch.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "model/causal_lm.h"
+
+namespace yz {
+
+struct MlaPlan {
+  int64_t rope_dim = 0;               // d_r (must divide head_dim)
+  int64_t kv_lora_rank = 0;           // r; 2·G·D − d_r keeps everything (no truncation)
+  std::vector<int64_t> freqfold;      // f per layer: multiple of c = D/d_r, divides D/2
+  double balance = 1.0;               // β_bkv
+};
+
+// Checks the plan against the model; errors name the flag and the allowed values.
+void validate_plan(const ModelConfig& gqa, const MlaPlan& plan);
+int64_t max_kv_lora_rank(const ModelConfig& gqa, int64_t rope_dim);  // 2·G·D − d_r
+
+// Σ over tokens of the complex key channels' Gram, [G·D/2, G·D/2] float64: channel (j, i) is
+// the rotary pair (K[jD+i], K[jD+D/2+i]); real and imaginary parts are two samples (§3.2 step 3).
+torch::Tensor complex_key_gram(const torch::Tensor& keys, int64_t kv_heads, int64_t head_dim);
+
+struct Rotation {
+  torch::Tensor p;           // [G·D, G·D] float64 orthogonal: rotated keys = Pᵀ · keys (rows)
+  double rope_energy = 0;    // share of key energy in the d_r rope positions
+};
+// RoRoPE + FreqFold (§3.2): one PCA per group of f adjacent frequencies over all KV heads.
+Rotation rorope_rotation(const torch::Tensor& gram, int64_t kv_heads, int64_t head_dim,
+                         int64_t rope_dim, int64_t freqfold);
+
+struct JointPca {
+  double alpha = 1;          // BKV balance factor (§3.3)
+  torch::Tensor basis;       // [(G·D − d_r) + G·D, r] float64, leading eigenvectors
+  double energy_kept = 0;    // Σ top-r eigenvalues / Σ all
+  double key_error = 0, value_error = 0;  // relative reconstruction error of each block
+};
+// gram: Σ [K̃_nope, V]ᵀ[K̃_nope, V] (unbalanced), float64.
+JointPca balanced_kv_pca(const torch::Tensor& gram, int64_t kv_dim, int64_t rope_dim,
+                         int64_t rank, double balance);
+
+// Config of the converted model (DeepSeek-V3 dense layout + our `native` fields); `source` is the
+// GQA config.json, whose rope fields and token ids are carried over verbatim.
+nlohmann::ordered_json mla_config_json(const nlohmann::json& source, const ModelConfig& gqa,
+                                       const MlaPlan& plan);
+
+// MLA attention tensors of one layer (HF names without the layer prefix, e.g. "q_proj.weight"),
+// float64, from the GQA layer's attention module, its rotation and (optionally) its joint PCA;
+// `pca == nullptr` means the step-1 model (no truncation, α = 1, identity basis).
+std::map<std::string, torch::Tensor> mla_attention_tensors(const GqaAttentionImpl& gqa,
+                                                           const torch::Tensor& rotation,
+                                                           int64_t rope_dim,
+                                                           const JointPca* pca);
+
+}  // namespace yz

@@ -1,0 +1,140 @@
+// GQA -> MLA exactness (mla_conversion.md §11) on tiny random models, fp64/fp32:
+// the frequency map θ'_p = θ_{c·p}; the rotation is orthogonal; with one KV head, d_r = D and
+// f = 1 every rotated channel keeps RoPE and the step-1 model reproduces the original logits;
+// r = max reproduces the step-1 logits (α and the PCA basis cancel exactly); absorbed == explicit
+// on converted models; bad plans fail with named errors.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "convert/converter.h"
+#include "model/rope.h"
+#include "test_util.h"
+#include "util/error.h"
+#include "util/json_file.h"
+
+namespace yz {
+namespace {
+
+fs::path tiny(const std::string& name) { return test::data_dir() / "decoder" / "tiny_models" / name; }
+
+struct Converted {
+  CausalLm gqa{nullptr};
+  ConversionResult result;
+};
+
+Converted convert_tiny(const std::string& name, MlaPlan plan, torch::ScalarType dtype = torch::kDouble) {
+  Converted c;
+  c.gqa = load_causal_lm(tiny(name), {torch::kCPU, dtype});
+  torch::manual_seed(3);
+  torch::Tensor calib = torch::randint(0, 256, {16, 24}, torch::kLong);
+  c.result = convert_calibrated(c.gqa, read_json_file(tiny(name) / "config.json"), plan, calib,
+                                [](CausalLm&) { return nlohmann::ordered_json::object(); },
+                                /*progress=*/false);
+  return c;
+}
+
+torch::Tensor logits(CausalLm& lm, const torch::Tensor& ids) {
+  torch::NoGradGuard g;
+  return lm->forward(ids).to(torch::kDouble);
+}
+
+double max_diff(const torch::Tensor& a, const torch::Tensor& b) {
+  return (a - b).abs().max().item<double>();
+}
+
+TEST(GqaToMla, FrequencyMapKeepsOriginalFrequencies) {
+  for (const char* name : {"llama31", "qwen25"}) {
+    ModelConfig c = load_config(tiny(name));
+    const int64_t D = c.head_dim;
+    RotaryTables full = rotary_tables(c.rope, D, c.max_position_embeddings);
+    for (int64_t d_r : {D / 2, D / 4}) {
+      RotaryTables part = rotary_tables(c.rope, d_r, c.max_position_embeddings);
+      const int64_t cf = D / d_r;
+      for (int64_t p = 0; p < d_r / 2; ++p)
+        EXPECT_NEAR(part.inv_freq[p].item<double>(), full.inv_freq[cf * p].item<double>(),
+                    1e-6 * full.inv_freq[cf * p].item<double>())
+            << name << " d_r " << d_r << " p " << p;
+    }
+  }
+}
+
+TEST(GqaToMla, RotationIsOrthogonal) {
+  torch::manual_seed(1);
+  const int64_t G = 3, D = 16;
+  torch::Tensor k = torch::randn({200, G * D}, torch::kDouble);
+  torch::Tensor gram = complex_key_gram(k, G, D);
+  for (auto [d_r, f] : {std::pair<int64_t, int64_t>{8, 2}, {8, 4}, {4, 8}, {16, 1}}) {
+    Rotation r = rorope_rotation(gram, G, D, d_r, f);
+    EXPECT_LT(max_diff(r.p.t().mm(r.p), torch::eye(G * D, torch::kDouble)), 1e-10);
+    EXPECT_GT(r.rope_energy, 0.0);
+    EXPECT_LE(r.rope_energy, 1.0 + 1e-12);
+  }
+}
+
+TEST(GqaToMla, OneKvHeadAllChannelsRotatedIsExact) {
+  // mistral tiny: one KV head, D = 16. d_r = D, f = 1: every rotated channel keeps RoPE.
+  Converted c = convert_tiny("mistral", {16, 2 * 16 - 16, {1}, 1.0});
+  torch::Tensor ids = torch::randint(0, 256, {2, 20}, torch::kLong);
+  EXPECT_LT(max_diff(logits(c.result.partial, ids), logits(c.gqa, ids)), 1e-9);
+  EXPECT_LT(max_diff(logits(c.result.final, ids), logits(c.gqa, ids)), 1e-9);
+}
+
+TEST(GqaToMla, FullRankReproducesStepOne) {
+  // qwen25 tiny: q/k/v biases, group 7, D = 8; llama31: llama3 rope scaling, group 2, D = 16.
+  for (auto [name, d_r, f] : {std::tuple<const char*, int64_t, int64_t>{"qwen25", 4, 2},
+                              {"qwen25", 4, 4}, {"llama31", 8, 4}, {"qwen2_hd48", 24, 6}}) {
+    ModelConfig cfg = load_config(tiny(name));
+    const int64_t rmax = max_kv_lora_rank(cfg, d_r);
+    Converted c = convert_tiny(name, {d_r, rmax, {f}, 1.0});
+    torch::Tensor ids = torch::randint(0, 256, {2, 20}, torch::kLong);
+    torch::Tensor step1 = logits(c.result.partial, ids);
+    EXPECT_LT(max_diff(logits(c.result.final, ids), step1), 1e-9) << name << " f " << f;
+    EXPECT_GT(c.result.report["layers"][0]["alpha"].get<double>(), 0.0);
+    // Partial RoPE is an approximation: the logits move, but stay finite.
+    EXPECT_TRUE(torch::isfinite(step1).all().item<bool>());
+    c.result.final->set_mla_path(MlaPath::kAbsorbed);
+    EXPECT_LT(max_diff(logits(c.result.final, ids), step1), 1e-9) << name << " absorbed";
+  }
+}
+
+TEST(GqaToMla, TruncationShrinksTheCacheAndReportsErrors) {
+  ModelConfig cfg = load_config(tiny("qwen25"));  // G = 2, D = 8: GQA caches 32 per layer
+  Converted c = convert_tiny("qwen25", {4, 12, {2}, 1.0}, torch::kFloat);
+  const auto& rep = c.result.report;
+  EXPECT_EQ(rep["kv_elements_per_token"]["before"].get<int64_t>(), cfg.kv_elements_per_token());
+  EXPECT_EQ(rep["kv_elements_per_token"]["after"].get<int64_t>(), 3 * (12 + 4));
+  // Every layer has its own statistics.
+  EXPECT_NE(rep["layers"][0]["alpha"].get<double>(), rep["layers"][1]["alpha"].get<double>());
+  EXPECT_NE(rep["layers"][0]["rope_energy_kept"].get<double>(),
+            rep["layers"][1]["rope_energy_kept"].get<double>());
+  for (const auto& l : rep["layers"]) {
+    EXPECT_GT(l["pca_energy_kept"].get<double>(), 0.0);
+    EXPECT_LT(l["pca_energy_kept"].get<double>(), 1.0);
+    EXPECT_GT(l["key_error"].get<double>() + l["value_error"].get<double>(), 0.0);
+  }
+}
+
+TEST(GqaToMla, BadPlansAreNamed) {
+  ModelConfig cfg = load_config(tiny("llama31"));  // D = 16
+  auto expect = [&](MlaPlan p, const std::string& needle) {
+    if (p.freqfold.size() == 1) p.freqfold.assign(cfg.num_hidden_layers, p.freqfold[0]);
+    try {
+      validate_plan(cfg, p);
+      FAIL() << "accepted " << needle;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  expect({6, 8, {2}, 1.0}, "--rope-dim 6");
+  expect({8, 8, {3}, 1.0}, "--freqfold 3");
+  expect({8, 8, {16}, 1.0}, "--freqfold 16");
+  expect({8, 57, {2}, 1.0}, "--kv-lora-rank 57");
+  expect({8, 0, {2}, 1.0}, "--kv-lora-rank 0");
+  ModelConfig q3 = cfg;
+  q3.qk_norm = true;
+  q3.model_type = "qwen3";
+  EXPECT_THROW(validate_plan(q3, {8, 8, std::vector<int64_t>(2, 2), 1.0}), Error);
+}
+
+}  // namespace
+}  // namespace yz
