@@ -88,9 +88,7 @@ Command add_ppl(CLI::App& app) {
       ids = parse_ids(o->ids, "--ids");
     }
     CausalLm lm = o->m.load();
-    for (int32_t id : ids)
-      YZ_CHECK(id < lm->config.vocab_size, "token id ", id, " is out of range (vocab ",
-               lm->config.vocab_size, ")");
+    check_ids_in_range(ids, lm->config.vocab_size);
     PplOptions po;
     po.ctx = o->ctx;
     po.max_chunks = o->max_chunks;
@@ -187,9 +185,7 @@ Command add_logits(CLI::App& app) {
     std::vector<int32_t> ids = parse_ids(o->ids, "--ids");
     YZ_CHECK(!ids.empty(), "--ids is empty");
     CausalLm lm = o->m.load();
-    for (int32_t id : ids)
-      YZ_CHECK(id < lm->config.vocab_size, "token id ", id, " is out of range (vocab ",
-               lm->config.vocab_size, ")");
+    check_ids_in_range(ids, lm->config.vocab_size);
     torch::NoGradGuard no_grad;
     torch::Tensor x = row(ids, lm->model->embed_tokens->weight.device());
     torch::Tensor logits = lm->forward(x)[0].to(torch::kFloat);

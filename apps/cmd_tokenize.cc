@@ -77,9 +77,7 @@ Command add_detokenize(CLI::App& app) {
     tok::Tokenizer tk = o->src.load();
     std::vector<int32_t> ids = f->count() ? parse_ids(read_text_input(o->ids_file), o->ids_file)
                                           : parse_ids(o->ids, "--ids");
-    for (int32_t id : ids)
-      YZ_CHECK(id < tk.vocab_size(), "token id ", id, " is out of range (vocabulary ",
-               tk.vocab_size(), ")");
+    check_ids_in_range(ids, tk.vocab_size());
     std::string text = tk.decode(ids, o->skip_special);
     if (o->json) std::printf("%s\n", nlohmann::json{{"text", text}}.dump().c_str());
     else std::printf("%s\n", text.c_str());

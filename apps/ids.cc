@@ -40,4 +40,9 @@ std::vector<int32_t> parse_ids(const std::string& text, const std::string& where
   return ids;
 }
 
+void check_ids_in_range(const std::vector<int32_t>& ids, int64_t vocab_size) {
+  for (int32_t id : ids)
+    YZ_CHECK(id < vocab_size, "token id ", id, " is out of range (vocabulary ", vocab_size, ")");
+}
+
 }  // namespace yz::apps

@@ -10,4 +10,7 @@ namespace yz::apps {
 // "1,2,3", "1 2 3", "[1, 2, 3]" or {"ids": [1, 2, 3]}; `where` names the source in errors.
 std::vector<int32_t> parse_ids(const std::string& text, const std::string& where);
 
+// Throws naming the first id outside [0, vocab_size).
+void check_ids_in_range(const std::vector<int32_t>& ids, int64_t vocab_size);
+
 }  // namespace yz::apps
