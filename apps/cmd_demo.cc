@@ -12,6 +12,7 @@
 #include "eval/perplexity.h"
 #include "model/causal_lm.h"
 #include "model/config.h"
+#include "model/generation.h"
 #include "model/sampling.h"
 #include "model/hf_names.h"
 #include "tokenizer/tokenizer.h"
@@ -102,21 +103,9 @@ Command add_demo(CLI::App& app) {
     std::printf("   perplexity on the held-out text: %.2f (%lld tokens, windows of %lld)\n", r.ppl,
                 static_cast<long long>(r.tokens), static_cast<long long>(kDemoCtx));
     const std::string prompt = "The Federal Reserve raised interest rates by";
-    std::vector<int32_t> gen = tk.encode(prompt);
-    {
-      torch::NoGradGuard no_grad;
-      KvCache cache = lm->new_cache(1, static_cast<int64_t>(gen.size()) + kDemoNewTokens);
-      Sampler greedy({});
-      const size_t prompt_len = gen.size();
-      torch::Tensor logits =
-          lm->forward(torch::tensor(std::vector<int64_t>(gen.begin(), gen.end())).unsqueeze(0), &cache);
-      for (int i = 0; i < kDemoNewTokens; ++i) {
-        gen.push_back(greedy.next(logits[0][-1]));
-        logits = lm->forward(torch::tensor({static_cast<int64_t>(gen.back())}).unsqueeze(0), &cache);
-      }
-      std::vector<int32_t> tail(gen.begin() + prompt_len, gen.end());
-      std::printf("   greedy: \"%s\" ->%s\n", prompt.c_str(), tk.decode(tail).c_str());
-    }
+    Sampler greedy({});
+    std::vector<int32_t> tail = generate(lm, tk.encode(prompt), kDemoNewTokens, greedy);
+    std::printf("   greedy: \"%s\" ->%s\n", prompt.c_str(), tk.decode(tail).c_str());
     std::printf("== done in %.1f s\n",
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     return 0;

@@ -6,6 +6,7 @@
 #include "apps/ids.h"
 #include "eval/perplexity.h"
 #include "model/causal_lm.h"
+#include "model/generation.h"
 #include "model/sampling.h"
 #include "tokenizer/chat.h"
 #include "tokenizer/tokenizer.h"
@@ -138,23 +139,14 @@ Command add_generate(CLI::App& app) {
     CausalLm lm = o->m.load();
     lm->set_mla_path(MlaPath::kAbsorbed);
     const std::vector<int32_t> stops = stop_ids(lm, o->m.model, tk, o->chat);
-    const torch::Device device = lm->model->embed_tokens->weight.device();
-    torch::NoGradGuard no_grad;
-    KvCache cache = lm->new_cache(1, static_cast<int64_t>(prompt_ids.size()) + o->max_new_tokens);
     Sampler sampler(o->sampling);
     tok::IncrementalDecoder stream(tk, /*skip_special_tokens=*/true);
-    std::vector<int32_t> out;
-    torch::Tensor logits = lm->forward(row(prompt_ids, device), &cache);
-    for (int64_t i = 0; i < o->max_new_tokens; ++i) {
-      const int32_t next = sampler.next(logits[0][-1]);
-      out.push_back(next);
-      if (std::find(stops.begin(), stops.end(), next) != stops.end()) break;
-      if (!o->json) {
-        std::fputs(stream.step(next).c_str(), stdout);
-        std::fflush(stdout);
-      }
-      if (i + 1 < o->max_new_tokens) logits = lm->forward(row({next}, device), &cache);
-    }
+    std::vector<int32_t> out = generate(lm, prompt_ids, o->max_new_tokens, sampler, stops,
+                                        [&](int32_t id) {
+                                          if (o->json) return;
+                                          std::fputs(stream.step(id).c_str(), stdout);
+                                          std::fflush(stdout);
+                                        });
     if (o->json) {
       std::printf("%s\n", nlohmann::json{{"prompt_ids", prompt_ids}, {"ids", out},
                                          {"text", tk.decode(out, true)}}

@@ -6,6 +6,7 @@
 
 #include "convert/llama2c.h"
 #include "model/causal_lm.h"
+#include "model/generation.h"
 #include "model/hf_names.h"
 #include "model/sampling.h"
 #include "test_util.h"
@@ -22,17 +23,11 @@ torch::Tensor ids_tensor(const std::vector<int32_t>& ids) {
   return torch::tensor(std::vector<int64_t>(ids.begin(), ids.end())).unsqueeze(0);
 }
 
-// Greedy continuation with the KV cache: prompt prefill, then one token at a time.
+// Greedy continuation with the KV cache: the prompt followed by `new_tokens` ids.
 std::vector<int32_t> greedy(CausalLm& lm, std::vector<int32_t> ids, int new_tokens) {
-  torch::NoGradGuard g;
-  KvCache cache = lm->new_cache(1, static_cast<int64_t>(ids.size()) + new_tokens);
   Sampler sampler({});
-  torch::Tensor logits = lm->forward(ids_tensor(ids), &cache);
-  for (int i = 0; i < new_tokens; ++i) {
-    int32_t next = sampler.next(logits[0][-1]);
-    ids.push_back(next);
-    if (i + 1 < new_tokens) logits = lm->forward(ids_tensor({next}), &cache);
-  }
+  std::vector<int32_t> out = generate(lm, ids, new_tokens, sampler);
+  ids.insert(ids.end(), out.begin(), out.end());
   return ids;
 }
 
