@@ -97,6 +97,32 @@ TEST(GqaToMla, FullRankReproducesStepOne) {
   }
 }
 
+// Random Qwen2-style models (q/k/v biases) with group sizes g = 1, 3 and 4.
+TEST(GqaToMla, FullRankExactForGroupSizes134) {
+  for (auto [heads, kv_heads] : {std::pair<int64_t, int64_t>{4, 4}, {6, 2}, {8, 2}}) {
+    nlohmann::json j = {{"model_type", "qwen2"}, {"vocab_size", 64}, {"hidden_size", heads * 8},
+                        {"intermediate_size", 48}, {"num_hidden_layers", 2},
+                        {"num_attention_heads", heads}, {"num_key_value_heads", kv_heads},
+                        {"rope_theta", 10000.0}, {"max_position_embeddings", 64},
+                        {"tie_word_embeddings", false}, {"torch_dtype", "float64"}};
+    CausalLm gqa(parse_config(j));
+    torch::manual_seed(11);
+    {
+      torch::NoGradGuard g;
+      for (auto& p : gqa->parameters()) p.set_data(torch::randn_like(p).to(torch::kDouble) * 0.3);
+    }
+    gqa->eval();
+    torch::Tensor calib = torch::randint(0, 64, {8, 16}, torch::kLong);
+    const int64_t rmax = max_kv_lora_rank(gqa->config, 4);
+    ConversionResult r = convert_calibrated(
+        gqa, j, {4, rmax, {2}, 1.0}, calib,
+        [](CausalLm&) { return nlohmann::ordered_json::object(); }, /*progress=*/false);
+    torch::Tensor ids = torch::randint(0, 64, {2, 12}, torch::kLong);
+    EXPECT_LT(max_diff(logits(r.final, ids), logits(r.partial, ids)), 1e-9)
+        << "g = " << heads / kv_heads;
+  }
+}
+
 TEST(GqaToMla, TruncationShrinksTheCacheAndReportsErrors) {
   ModelConfig cfg = load_config(tiny("qwen25"));  // G = 2, D = 8: GQA caches 32 per layer
   Converted c = convert_tiny("qwen25", {4, 12, {2}, 1.0}, torch::kFloat);
