@@ -88,8 +88,7 @@ ConversionResult convert_in_memory(const ConvertRequest& r) {
   // Everything that can be wrong with the inputs is checked before heavy work.
   const nlohmann::json src = read_json_file(r.model / "config.json");
   const ModelConfig cfg = load_config(r.model);
-  MlaPlan plan = r.plan;
-  if (plan.freqfold.size() == 1) plan.freqfold.assign(cfg.num_hidden_layers, plan.freqfold[0]);
+  const MlaPlan plan = per_layer_plan(r.plan, cfg.num_hidden_layers);
   validate_plan(cfg, plan);
   for (const auto& f : r.eval_files) YZ_CHECK(fs::is_regular_file(f), f.string(), ": no such file");
   tok::Tokenizer tk = tok::Tokenizer::from_file(r.model);
@@ -106,7 +105,7 @@ ConversionResult convert_calibrated(CausalLm& gqa, const nlohmann::json& src, Ml
                                     const torch::Tensor& calib, const StageEval& evaluate,
                                     bool progress) {
   const ModelConfig& cfg = gqa->config;
-  if (plan.freqfold.size() == 1) plan.freqfold.assign(cfg.num_hidden_layers, plan.freqfold[0]);
+  plan = per_layer_plan(plan, cfg.num_hidden_layers);
   validate_plan(cfg, plan);
   ConversionResult res;
   auto& rep = res.report;
@@ -185,8 +184,7 @@ nlohmann::ordered_json convert_model(const ConvertRequest& r) {
   for (const auto& item : res.final->named_parameters())
     write_tensor(writer, item.key(), item.value().detach().to(torch::kCPU, dtype));
   writer.finish();
-  MlaPlan plan = r.plan;
-  if (plan.freqfold.size() == 1) plan.freqfold.assign(src_cfg.num_hidden_layers, plan.freqfold[0]);
+  const MlaPlan plan = per_layer_plan(r.plan, src_cfg.num_hidden_layers);
   nlohmann::ordered_json cfg = mla_config_json(read_json_file(r.model / "config.json"), src_cfg, plan);
   cfg["youzhi"]["calibration"] = res.report["calibration"];
   write_file_atomic(out.path() / "config.json", cfg.dump(2) + "\n");

@@ -22,6 +22,11 @@ int64_t max_kv_lora_rank(const ModelConfig& c, int64_t rope_dim) {
   return 2 * c.num_key_value_heads * c.head_dim - rope_dim;
 }
 
+MlaPlan per_layer_plan(MlaPlan plan, int64_t num_layers) {
+  if (plan.freqfold.size() == 1) plan.freqfold.assign(num_layers, plan.freqfold[0]);
+  return plan;
+}
+
 void validate_plan(const ModelConfig& c, const MlaPlan& p) {
   YZ_CHECK(c.family == Family::kGqa, "--model must be a GQA model (llama, mistral, qwen2)");
   YZ_CHECK(!c.qk_norm, c.model_type, " has per-head q/k RMSNorm, which RoRoPE cannot absorb ",

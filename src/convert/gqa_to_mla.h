@@ -21,6 +21,9 @@ struct MlaPlan {
   double balance = 1.0;               // β_bkv
 };
 
+// A plan whose single freqfold value applies to every layer, spelled out per layer.
+MlaPlan per_layer_plan(MlaPlan plan, int64_t num_layers);
+
 // Checks the plan against the model; errors name the flag and the allowed values.
 void validate_plan(const ModelConfig& gqa, const MlaPlan& plan);
 int64_t max_kv_lora_rank(const ModelConfig& gqa, int64_t rope_dim);  // 2·G·D − d_r

@@ -143,7 +143,7 @@ TEST(GqaToMla, TruncationShrinksTheCacheAndReportsErrors) {
 TEST(GqaToMla, BadPlansAreNamed) {
   ModelConfig cfg = load_config(tiny("llama31"));  // D = 16
   auto expect = [&](MlaPlan p, const std::string& needle) {
-    if (p.freqfold.size() == 1) p.freqfold.assign(cfg.num_hidden_layers, p.freqfold[0]);
+    p = per_layer_plan(p, cfg.num_hidden_layers);
     try {
       validate_plan(cfg, p);
       FAIL() << "accepted " << needle;
