@@ -1,4 +1,5 @@
-// `youzhi convert`: GQA checkpoint -> MLA checkpoint (mla_conversion.md §3), `native` target.
+// `youzhi convert`: GQA checkpoint -> MLA checkpoint (mla_conversion.md §3), `native` (exact,
+// our decoder) or `stock` (unmodified DeepSeek-V3 runtimes) target.
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -20,12 +21,24 @@ void print_report(const nlohmann::ordered_json& r) {
                 static_cast<long long>(l["freqfold"].get<int64_t>()), l["alpha"].get<double>(),
                 l["rope_energy_kept"].get<double>(), l["pca_energy_kept"].get<double>(),
                 l["key_error"].get<double>(), l["value_error"].get<double>());
+  if (r.contains("freqfold_search"))
+    std::printf("freqfold auto: chose %lld (selection-split step-1 ppl by f: %s)\n",
+                static_cast<long long>(r["freqfold_search"]["chosen"].get<int64_t>()),
+                r["freqfold_search"]["selection_ppl_partial_rope"].dump().c_str());
   for (auto it = r["ppl"]["original"].begin(); it != r["ppl"]["original"].end(); ++it) {
     const std::string f = it.key();
-    std::printf("ppl %-28s original %9.3f  partial_rope %9.3f  final %9.3f\n", f.c_str(),
+    std::printf("ppl %-28s original %9.3f  partial_rope %9.3f  final %9.3f", f.c_str(),
                 it.value().get<double>(), r["ppl"]["partial_rope"][f].get<double>(),
                 r["ppl"]["final"][f].get<double>());
+    if (r["ppl"].contains("final_native"))
+      std::printf("  (native, before dropping biases / adding norms: %.3f)",
+                  r["ppl"]["final_native"][f].get<double>());
+    std::printf("\n");
   }
+  for (const auto& [name, p] : r["phases"].items())
+    std::printf("phase %-16s %8.1f s  peak host RSS %7.1f MiB  peak device %7.1f MiB\n",
+                name.c_str(), p["wall_s"].get<double>(), p["peak_rss_bytes"].get<double>() / (1 << 20),
+                p["peak_device_bytes"].get<double>() / (1 << 20));
   std::printf("KV cache: %lld -> %lld elements per token (%lld -> %lld bytes in bf16)\n",
               static_cast<long long>(r["kv_elements_per_token"]["before"].get<int64_t>()),
               static_cast<long long>(r["kv_elements_per_token"]["after"].get<int64_t>()),
@@ -38,8 +51,9 @@ void print_report(const nlohmann::ordered_json& r) {
 Command add_convert(CLI::App& app) {
   struct Opts {
     ConvertRequest req;
-    std::string model, out, rank = "default", device = "cpu", report;
-    int64_t rope_dim = 0, freqfold = 4;
+    std::string model, out, rank = "default", device = "cpu", report, freqfold = "4";
+    std::string target = "native";
+    int64_t rope_dim = 0, q_lora_rank = 0;
     bool json = false;
   };
   auto o = std::make_shared<Opts>();
@@ -47,7 +61,18 @@ Command add_convert(CLI::App& app) {
   app.add_option("--out", o->out, "Output MLA model directory")->required();
   app.add_option("--kv-lora-rank", o->rank, "Latent rank r, or 'max' (2·G·D − d_r); default 4·d_r");
   app.add_option("--rope-dim", o->rope_dim, "RoPE dims kept d_r (default head_dim / 2)");
-  app.add_option("--freqfold", o->freqfold, "FreqFold size f (multiple of head_dim / d_r)");
+  app.add_option("--freqfold", o->freqfold,
+                 "FreqFold size f (multiple of head_dim / d_r), one per layer as f1,f2,..., or "
+                 "'auto' (TransMLA's greedy doubling on the selection split)");
+  app.add_option("--q-lora-rank", o->q_lora_rank, "Low-rank query r_q (default: full-rank q_proj)");
+  app.add_flag("--latent-norm", o->req.plan.latent_norm,
+               "Add kv_a_layernorm (and q_a_layernorm) with weight E[RMS(latent)]");
+  app.add_option("--target", o->target, "native (exact, biases kept) or stock (DeepSeek-V3 "
+                 "runtimes: no biases, latent norms)");
+  app.add_option("--select", o->req.select,
+                 "Selection text for --freqfold auto (default: documents held out from --calib)");
+  app.add_option("--select-samples", o->req.selection.samples, "Selection windows");
+  app.add_option("--select-len", o->req.selection.length, "Tokens per selection window");
   app.add_option("--calib", o->req.calib, "Calibration text files (plain or JSONL)")->required();
   app.add_option("--calib-samples", o->req.calibration.samples, "Calibration samples");
   app.add_option("--calib-len", o->req.calibration.length, "Tokens per calibration sample");
@@ -77,7 +102,21 @@ Command add_convert(CLI::App& app) {
         YZ_THROW(ErrorKind::kUsage, "--kv-lora-rank must be an integer or 'max'");
       }
     }
-    r.plan.freqfold = {o->freqfold};
+    r.plan.freqfold.clear();
+    if (o->freqfold != "auto") {
+      std::string rest = o->freqfold;
+      for (size_t pos; !rest.empty(); rest = pos == std::string::npos ? "" : rest.substr(pos + 1)) {
+        pos = rest.find(',');
+        try {
+          r.plan.freqfold.push_back(std::stoll(rest.substr(0, pos)));
+        } catch (const std::exception&) {
+          YZ_THROW(ErrorKind::kUsage, "--freqfold must be an integer, a comma list or 'auto', not '",
+                   o->freqfold, "'");
+        }
+      }
+    }
+    if (o->q_lora_rank > 0) r.plan.q_lora_rank = o->q_lora_rank;
+    r.plan.target = parse_target(o->target);
     r.progress = !o->json;
     nlohmann::ordered_json report = convert_model(r);
     if (!o->report.empty()) write_file_atomic(o->report, report.dump(2) + "\n");

@@ -27,4 +27,16 @@ std::vector<std::string> read_documents(const fs::path& path);
 torch::Tensor sample_calibration(const tok::Tokenizer& tokenizer, const std::vector<fs::path>& files,
                                  const CalibrationOptions& options);
 
+// Calibration and a selection split (for choosing FreqFold) from disjoint documents of the same
+// files: calibration takes documents from the front of the seeded shuffle, selection from the
+// back. An error when the text cannot hold both.
+struct CalibrationSplit {
+  torch::Tensor calib;   // [calib.samples, calib.length]
+  torch::Tensor select;  // [select.samples, select.length]
+};
+CalibrationSplit sample_calibration_split(const tok::Tokenizer& tokenizer,
+                                          const std::vector<fs::path>& files,
+                                          const CalibrationOptions& calib,
+                                          const CalibrationOptions& select);
+
 }  // namespace yz

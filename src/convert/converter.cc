@@ -1,198 +1,346 @@
-// Conversion orchestration (see converter.h): mla_conversion.md §3.6 steps 1–9.
+// The streamed conversion (see converter.h): mla_conversion.md §3.6 steps 2–7 one layer at a
+// time, and the `--freqfold auto` search (§4, scored on a selection split, not the eval text).
 #include "convert/converter.h"
 
 #include <chrono>
-#include <cstdio>
+#include <cmath>
+#include <map>
+#include <optional>
 
-#include "eval/perplexity.h"
+#include "convert/activations.h"
+#include "kernels/ops.h"
 #include "model/hf_names.h"
 #include "util/error.h"
-#include "util/json_file.h"
+#include "util/memory.h"
 #include "util/progress.h"
-#include "util/safetensors_writer.h"
-#include "util/tensor.h"
-#include "util/text_file.h"
 
 namespace yz {
 
 namespace {
 
-constexpr int64_t kCalibBatch = 8;  // calibration samples per forward
+constexpr int64_t kStreamBatch = 8;  // windows per layer forward
 
-double seconds(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+// Wall time and peak host / device memory of one phase (peaks reset when it starts).
+class PhaseMeter {
+ public:
+  explicit PhaseMeter(torch::Device d) : device_(d), t0_(Clock::now()) {
+    reset_peak_rss();
+    if (d.is_cuda()) kernels::reset_device_peak(d.index() < 0 ? 0 : d.index());
+  }
+  nlohmann::ordered_json finish() const {
+    return {{"wall_s", since(t0_)}, {"peak_rss_bytes", peak_rss_bytes()},
+            {"peak_device_bytes", device_.is_cuda() ? kernels::device_peak_bytes(
+                                                          device_.index() < 0 ? 0 : device_.index())
+                                                    : 0}};
+  }
+
+ private:
+  torch::Device device_;
+  Clock::time_point t0_;
+};
+
+struct Context {
+  const ModelSource& src;
+  const ConversionOptions& opt;
+  std::vector<int64_t> rotary_dims;
+  ActivationStream stream(const torch::Tensor& ids) const {
+    return ActivationStream(ids, src.config.rope, src.config.max_position_embeddings, rotary_dims,
+                            kStreamBatch, opt.device, opt.dtype);
+  }
+  DecoderLayer gqa_layer(int64_t l) const {
+    return load_decoder_layer(src.config, l, src.tensor, {opt.device, opt.dtype});
+  }
+};
+
+GqaAttentionImpl& gqa_attention(DecoderLayerImpl& layer) {
+  return *dynamic_cast<GqaAttentionImpl*>(layer.self_attn.get());
 }
 
-// Streams the calibration set through `lm`, calling observer for every layer's attention input.
-void stream(CausalLm& lm, const torch::Tensor& calib, const LayerObserver& observer,
-            const char* label, bool progress) {
-  torch::NoGradGuard g;
-  const torch::Device device = lm->model->embed_tokens->weight.device();
-  Progress bar(label, calib.size(0), "samples", progress);
-  for (int64_t s = 0; s < calib.size(0); s += kCalibBatch) {
-    const int64_t b = std::min(kCalibBatch, calib.size(0) - s);
-    lm->forward(calib.narrow(0, s, b).to(device), nullptr, observer);
-    bar.add(b);
-  }
+// An MLA decoder layer: attention from `attn` (local names), norms and MLP from the GQA layer.
+DecoderLayer mla_layer(const ModelConfig& cfg, int64_t l, DecoderLayerImpl& gqa,
+                       const std::map<std::string, torch::Tensor>& attn, const Context& ctx) {
+  auto params = gqa.named_parameters();
+  const std::string prefix = layer_prefix(l);
+  return load_decoder_layer(cfg, l, [&](const std::string& name) {
+    const std::string local = name.substr(prefix.size());
+    if (local.rfind("self_attn.", 0) == 0) return attn.at(local.substr(10));
+    return *params.find(local);
+  }, {ctx.opt.device, ctx.opt.dtype});
 }
 
-nlohmann::ordered_json eval_all(CausalLm& lm, const tok::Tokenizer& tk,
-                                const ConvertRequest& r) {
-  nlohmann::ordered_json out = nlohmann::ordered_json::object();
-  for (const auto& f : r.eval_files) {
-    PplOptions o;
-    o.ctx = r.eval_ctx;
-    o.max_chunks = r.eval_chunks;
-    o.progress = r.progress;
-    out[f.filename().string()] = perplexity(lm, tk.encode(read_text_input(f)), o).ppl;
+// Σ over calibration tokens of the complex key Gram (§3.2 step 4), float64 on the device.
+torch::Tensor key_gram(ActivationStream& s, DecoderLayerImpl& layer, const ModelConfig& c) {
+  const int64_t G = c.num_key_value_heads, D = c.head_dim;
+  torch::Tensor gram;
+  s.observe(layer, [&](const torch::Tensor& x) {
+    torch::Tensor g = complex_key_gram(gqa_attention(layer).k_proj(x).reshape({-1, G * D}), G, D);
+    gram = gram.defined() ? gram + g : g;
+  });
+  return gram.cpu();
+}
+
+// γ = E[RMS(W x + b)] over calibration tokens: the latent norm's initial weight (§2.4, the
+// minimiser of E‖γ·c/RMS(c) − c‖², not TransMLA's E[1/RMS]).
+double mean_rms(ActivationStream& s, DecoderLayerImpl& layer, const torch::Tensor& w,
+                const torch::Tensor& b) {
+  double total = 0;
+  const torch::Tensor wd = w.to(layer.input_layernorm->weight.options());
+  const torch::Tensor bd = b.defined() ? b.to(wd.options()) : b;
+  s.observe(layer, [&](const torch::Tensor& x) {
+    torch::Tensor c = torch::nn::functional::linear(x, wd, bd).to(torch::kDouble);
+    total += c.pow(2).mean(-1).sqrt().sum().item<double>();
+  });
+  return total / static_cast<double>(s.tokens());
+}
+
+void emit(const TensorSink& sink, int64_t l, DecoderLayerImpl& layer) {
+  if (!sink) return;
+  for (const auto& item : layer.named_parameters()) sink(layer_prefix(l) + item.key(), item.value());
+}
+
+struct HeadWeights {
+  RmsNorm norm{nullptr};
+  torch::Tensor head;  // [vocab, hidden]
+};
+HeadWeights head_weights(const Context& ctx) {
+  const ModelConfig& c = ctx.src.config;
+  HeadWeights h{RmsNorm(c.hidden_size, c.rms_norm_eps), {}};
+  h.norm->weight.set_data(ctx.src.tensor("model.norm.weight").to(ctx.opt.device, ctx.opt.dtype));
+  h.head = ctx.src.tensor(c.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight")
+               .to(ctx.opt.device, ctx.opt.dtype);
+  return h;
+}
+
+double ppl_of(ActivationStream& s, HeadWeights& h) {
+  return std::exp(s.nll_sum(*h.norm, h.head) / static_cast<double>(s.predictions()));
+}
+
+// `--freqfold auto` (§4, TransMLA's search): step-1 perplexity on the selection split for every
+// allowed f (one pass: pass-A Grams do not depend on f), then greedy doubling from f = c that
+// stops at the first non-improvement. Returns the Grams so the conversion does not redo pass A.
+struct FoldSearch {
+  int64_t freqfold = 0;
+  std::vector<torch::Tensor> grams;
+  nlohmann::ordered_json report;
+};
+FoldSearch search_freqfold(const Context& ctx, const MlaPlan& plan, const ConversionData& data) {
+  const ModelConfig& c = ctx.src.config;
+  YZ_CHECK(data.select.defined(), "--freqfold auto needs a selection split");
+  const std::vector<int64_t> folds = freqfold_choices(c, plan.rope_dim);
+  const torch::Tensor embed = ctx.src.tensor("model.embed_tokens.weight");
+  ActivationStream calib = ctx.stream(data.calib);
+  calib.embed(embed);
+  std::vector<ActivationStream> sel;
+  for (size_t i = 0; i < folds.size(); ++i) {
+    sel.push_back(ctx.stream(data.select));
+    sel.back().embed(embed);
   }
+  FoldSearch out;
+  std::vector<ModelConfig> step1;
+  for (int64_t f : folds) {
+    MlaPlan p = step1_plan(c, plan);
+    p.freqfold.assign(c.num_hidden_layers, f);
+    step1.push_back(parse_config(mla_config_json(ctx.src.config_json, c, p), "step-1 config"));
+  }
+  Progress bar("freqfold search", c.num_hidden_layers, "layers", ctx.opt.progress);
+  for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+    DecoderLayer gqa = ctx.gqa_layer(l);
+    out.grams.push_back(key_gram(calib, *gqa, c));
+    for (size_t i = 0; i < folds.size(); ++i) {
+      Rotation rot = rorope_rotation(out.grams.back(), c.num_key_value_heads, c.head_dim,
+                                     plan.rope_dim, folds[i]);
+      auto attn = mla_attention_tensors(gqa_attention(*gqa), rot.p, plan.rope_dim, {});
+      DecoderLayer layer = mla_layer(step1[i], l, *gqa, attn, ctx);
+      sel[i].advance(*layer);
+    }
+    if (l + 1 < c.num_hidden_layers) calib.advance(*gqa);
+    ctx.src.release();
+    bar.add(1);
+  }
+  bar.finish();
+  HeadWeights head = head_weights(ctx);
+  std::vector<double> ppl;
+  nlohmann::ordered_json scores = nlohmann::ordered_json::object();
+  for (size_t i = 0; i < folds.size(); ++i) {
+    ppl.push_back(ppl_of(sel[i], head));
+    scores[std::to_string(folds[i])] = ppl.back();
+  }
+  size_t best = 0;
+  while (best + 1 < folds.size() && ppl[best + 1] < ppl[best]) ++best;
+  out.freqfold = folds[best];
+  out.report = {{"chosen", out.freqfold}, {"selection_ppl_partial_rope", scores},
+                {"selection_tokens", data.select.numel()}};
   return out;
 }
 
 }  // namespace
 
-CausalLm assemble_mla(CausalLm& gqa, const nlohmann::json& src, const MlaPlan& plan,
-                      const std::vector<torch::Tensor>& rotations,
-                      const std::vector<JointPca>& pcas) {
-  const ModelConfig& c = gqa->config;
-  MlaPlan p = plan;
-  if (pcas.empty()) p.kv_lora_rank = max_kv_lora_rank(c, plan.rope_dim);
-  CausalLm mla(parse_config(mla_config_json(src, c, p), "converted config"));
-  const torch::Tensor& ref = gqa->model->embed_tokens->weight;
-  auto gqa_params = gqa->named_parameters();
-  torch::NoGradGuard g;
-  for (auto& item : mla->named_parameters()) {
-    const std::string& name = item.key();
-    torch::Tensor value;
-    if (auto* t = gqa_params.find(name); t != nullptr && name.find(".self_attn.") == std::string::npos) {
-      value = *t;
-    } else {
-      // model.layers.{l}.self_attn.{tensor}
-      const size_t a = std::string("model.layers.").size(), b = name.find('.', a);
-      const int64_t l = std::stoll(name.substr(a, b - a));
-      const std::string local = name.substr(name.find("self_attn.") + 10);
-      auto* attn = gqa->model->layers[l]->as<DecoderLayerImpl>()->self_attn.get();
-      auto tensors = mla_attention_tensors(*dynamic_cast<GqaAttentionImpl*>(attn), rotations[l],
-                                           plan.rope_dim, pcas.empty() ? nullptr : &pcas[l]);
-      YZ_ASSERT(tensors.count(local), "no converted tensor for ", name);
-      value = tensors[local];
+nlohmann::ordered_json convert_stream(const ModelSource& src, MlaPlan plan,
+                                      const ConversionData& data, const TensorSink& out,
+                                      const ConversionOptions& opt) {
+  const ModelConfig& c = src.config;
+  const int64_t L = c.num_hidden_layers, G = c.num_key_value_heads, D = c.head_dim;
+  Context ctx{src, opt, {D, plan.rope_dim}};
+  nlohmann::ordered_json rep, phases = nlohmann::ordered_json::object();
+  plan = per_layer_plan(plan, L);
+  std::vector<torch::Tensor> grams;
+  if (plan.freqfold.empty()) {
+    MlaPlan probe = plan;  // everything but f is checked before the search runs
+    probe.freqfold.assign(L, D / plan.rope_dim);
+    validate_plan(c, probe);
+    PhaseMeter meter(opt.device);
+    FoldSearch s = search_freqfold(ctx, plan, data);
+    plan.freqfold.assign(L, s.freqfold);
+    grams = std::move(s.grams);
+    rep["freqfold_search"] = s.report;
+    phases["freqfold_search"] = meter.finish();
+  }
+  validate_plan(c, plan);
+  const bool stock = plan.target == Target::kStock, norm = has_latent_norm(plan);
+  const ModelConfig final_cfg = parse_config(mla_config_json(src.config_json, c, plan), "config");
+  const ModelConfig step1_cfg =
+      parse_config(mla_config_json(src.config_json, c, step1_plan(c, plan)), "step-1 config");
+  MlaPlan native = plan;  // the exact export, scored beside `stock` to show the bias/norm cost
+  native.target = Target::kNative;
+  native.latent_norm = false;
+  const ModelConfig native_cfg = parse_config(mla_config_json(src.config_json, c, native), "config");
+
+  PhaseMeter meter(opt.device);
+  std::map<std::string, double> t;  // seconds per step of the sweep
+  auto t0 = Clock::now();
+  const torch::Tensor embed = src.tensor("model.embed_tokens.weight");
+  std::optional<ActivationStream> calib_orig;  // pass A input; not needed after a fold search
+  if (grams.empty()) {
+    calib_orig.emplace(ctx.stream(data.calib));
+    calib_orig->embed(embed);
+  }
+  ActivationStream calib_step1 = ctx.stream(data.calib);  // pass B input
+  calib_step1.embed(embed);
+  std::vector<std::string> stages = {"original", "partial_rope", "final"};
+  if (stock) stages.push_back("final_native");
+  std::map<std::string, std::vector<ActivationStream>> evals;  // stage -> one per eval set
+  for (const auto& stage : stages)
+    for (const auto& [name, ids] : data.eval) {
+      evals[stage].push_back(ctx.stream(ids));
+      evals[stage].back().embed(embed);
     }
-    YZ_ASSERT(value.sizes() == item.value().sizes(), "shape of ", name);
-    item.value().set_data(value.to(ref.device(), ref.scalar_type()).clone());
-  }
-  mla->eval();
-  return mla;
-}
+  out("model.embed_tokens.weight", embed.to(opt.dtype));
+  if (opt.partial) opt.partial("model.embed_tokens.weight", embed.to(opt.dtype));
+  t["load_s"] += since(t0);
 
-ConversionResult convert_in_memory(const ConvertRequest& r) {
-  // Everything that can be wrong with the inputs is checked before heavy work.
-  const nlohmann::json src = read_json_file(r.model / "config.json");
-  const ModelConfig cfg = load_config(r.model);
-  const MlaPlan plan = per_layer_plan(r.plan, cfg.num_hidden_layers);
-  validate_plan(cfg, plan);
-  for (const auto& f : r.eval_files) YZ_CHECK(fs::is_regular_file(f), f.string(), ": no such file");
-  tok::Tokenizer tk = tok::Tokenizer::from_file(r.model);
-  const torch::Tensor calib = sample_calibration(tk, r.calib, r.calibration);
-  CausalLm gqa = load_causal_lm(r.model, {r.device, torch::kFloat});
-  ConversionResult res = convert_calibrated(
-      gqa, src, plan, calib, [&](CausalLm& lm) { return eval_all(lm, tk, r); }, r.progress);
-  res.report["calibration"] = {{"samples", r.calibration.samples},
-                               {"length", r.calibration.length}, {"seed", r.calibration.seed}};
-  return res;
-}
-
-ConversionResult convert_calibrated(CausalLm& gqa, const nlohmann::json& src, MlaPlan plan,
-                                    const torch::Tensor& calib, const StageEval& evaluate,
-                                    bool progress) {
-  const ModelConfig& cfg = gqa->config;
-  plan = per_layer_plan(plan, cfg.num_hidden_layers);
-  validate_plan(cfg, plan);
-  ConversionResult res;
-  auto& rep = res.report;
-  const int64_t L = cfg.num_hidden_layers, G = cfg.num_key_value_heads, D = cfg.head_dim;
-  auto attn = [&](int64_t l) {
-    return dynamic_cast<GqaAttentionImpl*>(
-        gqa->model->layers[l]->as<DecoderLayerImpl>()->self_attn.get());
-  };
-  nlohmann::ordered_json phases = nlohmann::ordered_json::object();
-  auto t0 = std::chrono::steady_clock::now();
-  rep["ppl"]["original"] = evaluate(gqa);
-  phases["eval_original_s"] = seconds(t0);
-
-  // Pass A (original model): complex key Grams per layer -> RoRoPE + FreqFold rotations.
-  t0 = std::chrono::steady_clock::now();
-  std::vector<torch::Tensor> grams;  // one tensor per layer (a fill constructor would share one)
-  for (int64_t l = 0; l < L; ++l) grams.push_back(torch::zeros({G * D / 2, G * D / 2}, torch::kDouble));
-  stream(gqa, calib, [&](int64_t l, const torch::Tensor& x) {
-    grams[l] += complex_key_gram(attn(l)->k_proj(x).reshape({-1, G * D}).cpu(), G, D);
-  }, "calibration (original)", progress);
-  std::vector<torch::Tensor> rotations;
-  std::vector<double> rope_energy;
-  for (int64_t l = 0; l < L; ++l) {
-    Rotation rot = rorope_rotation(grams[l], G, D, plan.rope_dim, plan.freqfold[l]);
-    rotations.push_back(rot.p);
-    rope_energy.push_back(rot.rope_energy);
-  }
-  phases["rorope_s"] = seconds(t0);
-
-  t0 = std::chrono::steady_clock::now();
-  res.partial = assemble_mla(gqa, src, plan, rotations, {});
-  rep["ppl"]["partial_rope"] = evaluate(res.partial);
-  phases["eval_partial_rope_s"] = seconds(t0);
-
-  // Pass B (step-1 model, so each layer sees upstream approximation error): joint KV Grams.
-  t0 = std::chrono::steady_clock::now();
-  const int64_t nk = G * D - plan.rope_dim;
-  std::vector<torch::Tensor> kv_grams;
-  for (int64_t l = 0; l < L; ++l) kv_grams.push_back(torch::zeros({nk + G * D, nk + G * D}, torch::kDouble));
-  stream(res.partial, calib, [&](int64_t l, const torch::Tensor& x) {
-    torch::Tensor k = attn(l)->k_proj(x).reshape({-1, G * D}).cpu().to(torch::kDouble).mm(rotations[l]);
-    torch::Tensor v = attn(l)->v_proj(x).reshape({-1, G * D}).cpu().to(torch::kDouble);
-    torch::Tensor z = torch::cat({k.narrow(1, plan.rope_dim, nk), v}, 1);
-    kv_grams[l] += z.t().mm(z);
-  }, "calibration (partial RoPE)", progress);
-  std::vector<JointPca> pcas;
   nlohmann::ordered_json layers = nlohmann::ordered_json::array();
+  Progress bar("converting", L, "layers", opt.progress);
   for (int64_t l = 0; l < L; ++l) {
-    pcas.push_back(balanced_kv_pca(kv_grams[l], G * D, plan.rope_dim, plan.kv_lora_rank, plan.balance));
-    layers.push_back({{"layer", l}, {"freqfold", plan.freqfold[l]}, {"alpha", pcas[l].alpha},
-                      {"rope_energy_kept", rope_energy[l]}, {"pca_energy_kept", pcas[l].energy_kept},
-                      {"key_error", pcas[l].key_error}, {"value_error", pcas[l].value_error}});
+    t0 = Clock::now();
+    DecoderLayer gqa = ctx.gqa_layer(l);
+    GqaAttentionImpl& ga = gqa_attention(*gqa);
+    t["load_s"] += since(t0);
+    // Pass A on the original model -> RoRoPE + FreqFold rotation (§3.2).
+    t0 = Clock::now();
+    torch::Tensor gram = calib_orig ? key_gram(*calib_orig, *gqa, c) : grams[l];
+    Rotation rot = rorope_rotation(gram, G, D, plan.rope_dim, plan.freqfold[l]);
+    DecoderLayer step1 =
+        mla_layer(step1_cfg, l, *gqa, mla_attention_tensors(ga, rot.p, plan.rope_dim, {}), ctx);
+    t["pass_a_s"] += since(t0);
+    // Pass B on the step-1 model: Gram of [K̃_nope, V] (§3.3–3.4) and of W_q x (§3.5).
+    t0 = Clock::now();
+    const int64_t nk = G * D - plan.rope_dim;
+    torch::Tensor pd = rot.p.to(opt.device);
+    torch::Tensor kv_gram, q_gram;
+    calib_step1.observe(*gqa, [&](const torch::Tensor& x) {
+      torch::Tensor k = ga.k_proj(x).reshape({-1, G * D}).to(torch::kDouble).mm(pd);
+      torch::Tensor v = ga.v_proj(x).reshape({-1, G * D}).to(torch::kDouble);
+      torch::Tensor z = torch::cat({k.narrow(1, plan.rope_dim, nk), v}, 1);
+      torch::Tensor g = z.t().mm(z);
+      kv_gram = kv_gram.defined() ? kv_gram + g : g;
+      if (plan.q_lora_rank) {
+        torch::Tensor q = torch::nn::functional::linear(x, ga.q_proj->weight)
+                              .reshape({-1, ga.heads * D}).to(torch::kDouble);
+        torch::Tensor gq = q.t().mm(q);
+        q_gram = q_gram.defined() ? q_gram + gq : gq;
+      }
+    });
+    t["pass_b_s"] += since(t0);
+    t0 = Clock::now();
+    JointPca pca = balanced_kv_pca(kv_gram.cpu(), G * D, plan.rope_dim, plan.kv_lora_rank, plan.balance);
+    LayerExport what{&pca, {}, !stock};
+    if (plan.q_lora_rank) what.q_basis = pca_basis(q_gram.cpu(), *plan.q_lora_rank);
+    auto attn = mla_attention_tensors(ga, rot.p, plan.rope_dim, what);
+    nlohmann::ordered_json row = {{"layer", l}, {"freqfold", plan.freqfold[l]},
+                                  {"alpha", pca.alpha}, {"rope_energy_kept", rot.rope_energy},
+                                  {"pca_energy_kept", pca.energy_kept},
+                                  {"key_error", pca.key_error}, {"value_error", pca.value_error}};
+    if (norm) {
+      const int64_t r = plan.kv_lora_rank;
+      torch::Tensor kva = attn.at("kv_a_proj_with_mqa.weight").narrow(0, 0, r);
+      torch::Tensor kvb = attn.count("kv_a_proj_with_mqa.bias")
+                              ? attn.at("kv_a_proj_with_mqa.bias").narrow(0, 0, r) : torch::Tensor();
+      const double gc = mean_rms(calib_step1, *gqa, kva, kvb);
+      attn["kv_a_layernorm.weight"] = torch::full({r}, gc, torch::kDouble);
+      row["latent_norm_gamma"] = gc;
+      if (plan.q_lora_rank) {
+        const double gq = mean_rms(calib_step1, *gqa, attn.at("q_a_proj.weight"), {});
+        attn["q_a_layernorm.weight"] = torch::full({*plan.q_lora_rank}, gq, torch::kDouble);
+        row["q_latent_norm_gamma"] = gq;
+      }
+    }
+    DecoderLayer fin = mla_layer(final_cfg, l, *gqa, attn, ctx);
+    DecoderLayer nat{nullptr};
+    if (stock)
+      nat = mla_layer(native_cfg, l, *gqa,
+                      mla_attention_tensors(ga, rot.p, plan.rope_dim, {&pca, what.q_basis, true}), ctx);
+    layers.push_back(row);
+    t["pca_s"] += since(t0);
+    t0 = Clock::now();
+    emit(out, l, *fin);
+    emit(opt.partial, l, *step1);
+    t["write_s"] += since(t0);
+    // Advance every stream through its own version of layer l.
+    t0 = Clock::now();
+    if (calib_orig && l + 1 < L) calib_orig->advance(*gqa);
+    if (l + 1 < L) calib_step1.advance(*step1);
+    t["advance_calib_s"] += since(t0);
+    t0 = Clock::now();
+    for (auto& s : evals["original"]) s.advance(*gqa);
+    for (auto& s : evals["partial_rope"]) s.advance(*step1);
+    for (auto& s : evals["final"]) s.advance(*fin);
+    for (auto& s : evals["final_native"]) s.advance(*nat);
+    t["eval_s"] += since(t0);
+    src.release();
+    bar.add(1);
   }
-  res.final = assemble_mla(gqa, src, plan, rotations, pcas);
-  phases["pca_s"] = seconds(t0);
-  t0 = std::chrono::steady_clock::now();
-  rep["ppl"]["final"] = evaluate(res.final);
-  phases["eval_final_s"] = seconds(t0);
-  rep["kv_elements_per_token"] = {{"before", cfg.kv_elements_per_token()},
-                                  {"after", res.final->config.kv_elements_per_token()}};
-  rep["kv_bytes_per_token_bf16"] = {{"before", cfg.kv_bytes_per_token_bf16()},
-                                    {"after", res.final->config.kv_bytes_per_token_bf16()}};
+  bar.finish();
+  t0 = Clock::now();
+  HeadWeights head = head_weights(ctx);
+  out("model.norm.weight", head.norm->weight);
+  if (!c.tie_word_embeddings) out("lm_head.weight", head.head);
+  if (opt.partial) {
+    opt.partial("model.norm.weight", head.norm->weight);
+    if (!c.tie_word_embeddings) opt.partial("lm_head.weight", head.head);
+  }
+  for (const auto& stage : stages) {
+    rep["ppl"][stage] = nlohmann::ordered_json::object();
+    for (size_t i = 0; i < data.eval.size(); ++i)
+      rep["ppl"][stage][data.eval[i].first] = ppl_of(evals[stage][i], head);
+  }
+  t["eval_s"] += since(t0);
+  nlohmann::ordered_json sweep = meter.finish();
+  for (const auto& [k, v] : t) sweep["breakdown"][k] = v;
+  phases["convert"] = sweep;
+  rep["plan"] = {{"target", target_name(plan.target)}, {"kv_lora_rank", plan.kv_lora_rank},
+                 {"qk_rope_head_dim", plan.rope_dim}, {"freqfold", plan.freqfold},
+                 {"latent_norm", norm}};
+  if (plan.q_lora_rank) rep["plan"]["q_lora_rank"] = *plan.q_lora_rank;
+  rep["kv_elements_per_token"] = {{"before", c.kv_elements_per_token()},
+                                  {"after", final_cfg.kv_elements_per_token()}};
+  rep["kv_bytes_per_token_bf16"] = {{"before", c.kv_bytes_per_token_bf16()},
+                                    {"after", final_cfg.kv_bytes_per_token_bf16()}};
   rep["layers"] = layers;
   rep["phases"] = phases;
-  return res;
-}
-
-nlohmann::ordered_json convert_model(const ConvertRequest& r) {
-  StagedDir out(r.out, r.overwrite, {r.model});  // refuse a bad --out before any work
-  ConversionResult res = convert_in_memory(r);
-  const ModelConfig src_cfg = load_config(r.model);
-  const torch::ScalarType dtype = src_cfg.torch_dtype == "float32" ? torch::kFloat
-                                  : src_cfg.torch_dtype == "float16" ? torch::kHalf
-                                                                     : torch::kBFloat16;
-  ShardedWriter writer(out.path());
-  for (const auto& item : res.final->named_parameters())
-    write_tensor(writer, item.key(), item.value().detach().to(torch::kCPU, dtype));
-  writer.finish();
-  const MlaPlan plan = per_layer_plan(r.plan, src_cfg.num_hidden_layers);
-  nlohmann::ordered_json cfg = mla_config_json(read_json_file(r.model / "config.json"), src_cfg, plan);
-  cfg["youzhi"]["calibration"] = res.report["calibration"];
-  write_file_atomic(out.path() / "config.json", cfg.dump(2) + "\n");
-  for (const char* f : {"tokenizer.json", "tokenizer_config.json", "chat_template.jinja",
-                        "generation_config.json", "special_tokens_map.json"})
-    if (fs::is_regular_file(r.model / f)) write_file_atomic(out.path() / f, read_text_file(r.model / f));
-  out.commit();
-  return res.report;
+  return rep;
 }
 
 }  // namespace yz

@@ -1,11 +1,16 @@
-// `youzhi convert`: calibrate, rotate keys (RoRoPE + FreqFold), balanced-KV PCA, assemble and
-// write the MLA checkpoint (`native` target), with perplexity at each stage and a report.
+// `youzhi convert`: GQA checkpoint -> MLA checkpoint (mla_conversion.md §3.6), streamed one
+// decoder layer at a time: pass A (original model) gives the RoRoPE + FreqFold rotation, pass B
+// (step-1 model) the balanced-KV PCA, and the converted layer goes straight to the output while
+// evaluation windows advance through the original, step-1 and converted layers side by side.
+// Host memory holds one layer of weights plus the token streams, never the whole model twice.
 #pragma once
 
 #include <torch/torch.h>
 
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "convert/calibration.h"
@@ -14,11 +19,61 @@
 
 namespace yz {
 
+// Where the GQA weights come from: a checkpoint (pages released after every layer) or an
+// in-memory model (tests, benches).
+struct ModelSource {
+  ModelConfig config;
+  nlohmann::json config_json;
+  TensorSource tensor;
+  std::function<void()> release = [] {};
+};
+ModelSource checkpoint_source(const fs::path& dir);
+ModelSource module_source(CausalLm& lm, const nlohmann::json& config_json);
+
+// Token windows a conversion runs on (int64 ids).
+struct ConversionData {
+  torch::Tensor calib;   // [N, T] calibration
+  torch::Tensor select;  // [M, T'] selection split; needed only by --freqfold auto
+  std::vector<std::pair<std::string, torch::Tensor>> eval;  // name -> [chunks, ctx]
+};
+
+// Receives converted tensors (HF names) as layers finish, in the conversion dtype.
+using TensorSink = std::function<void(const std::string& name, const torch::Tensor& value)>;
+
+struct ConversionOptions {
+  torch::Device device = torch::kCPU;
+  torch::ScalarType dtype = torch::kFloat;  // streams and layers (tests use float64)
+  bool progress = true;
+  TensorSink partial;  // optional: also receives the step-1 (partial RoPE) model
+};
+
+// The conversion proper. `plan.freqfold` empty means auto: TransMLA's greedy doubling scored by
+// step-1 perplexity on data.select. Returns the report (issue #4 keys: ppl.{original,
+// partial_rope, final}, kv_elements_per_token.{before, after}, layers, phases).
+nlohmann::ordered_json convert_stream(const ModelSource& source, MlaPlan plan,
+                                      const ConversionData& data, const TensorSink& out,
+                                      const ConversionOptions& options);
+
+// In memory, for tests and benches: the converted and step-1 models plus the report.
+struct ConversionResult {
+  CausalLm partial{nullptr};
+  CausalLm final{nullptr};
+  nlohmann::ordered_json report;
+};
+ConversionResult convert_module(CausalLm& gqa, const nlohmann::json& config_json,
+                                const MlaPlan& plan, const ConversionData& data,
+                                bool progress = false);
+// A model of `config_json` whose parameters come from `tensors` (HF names).
+CausalLm model_from_tensors(const nlohmann::json& config_json,
+                            const std::map<std::string, torch::Tensor>& tensors);
+
 struct ConvertRequest {
   fs::path model, out;
-  MlaPlan plan;  // freqfold may hold one value (applied to every layer)
+  MlaPlan plan;  // freqfold: one value for every layer, a value per layer, or empty (auto)
   std::vector<fs::path> calib;
   CalibrationOptions calibration;
+  std::vector<fs::path> select;  // selection text for auto; default: held out from calib
+  CalibrationOptions selection{16, 1024, 7};
   std::vector<fs::path> eval_files;
   int64_t eval_ctx = 1024;
   int64_t eval_chunks = 32;
@@ -27,26 +82,8 @@ struct ConvertRequest {
   bool progress = true;
 };
 
-struct ConversionResult {
-  CausalLm partial{nullptr};  // step 1 only (no truncation)
-  CausalLm final{nullptr};
-  nlohmann::ordered_json report;
-};
-
-// The conversion proper on a loaded GQA model and calibration ids [N, L]; `evaluate` scores a
-// model at each stage (its result goes to report["ppl"][stage]). No files are touched.
-using StageEval = std::function<nlohmann::ordered_json(CausalLm&)>;
-ConversionResult convert_calibrated(CausalLm& gqa, const nlohmann::json& gqa_config_json,
-                                    MlaPlan plan, const torch::Tensor& calib,
-                                    const StageEval& evaluate, bool progress);
-// Validates the request, samples calibration text, loads the model, converts (no files written).
-ConversionResult convert_in_memory(const ConvertRequest& request);
-// Runs it and writes request.out atomically; returns the report.
+// Validates everything before heavy work, converts, writes request.out atomically (weights in
+// the source dtype, config.json with the `youzhi` record, tokenizer files); returns the report.
 nlohmann::ordered_json convert_model(const ConvertRequest& request);
-
-// Builds an MLA model from a GQA one: non-attention weights copied, attention from per-layer
-// rotations and PCAs (an empty `pcas` gives the step-1 model). Float32 on the GQA's device.
-CausalLm assemble_mla(CausalLm& gqa, const nlohmann::json& gqa_config_json, const MlaPlan& plan,
-                      const std::vector<torch::Tensor>& rotations, const std::vector<JointPca>& pcas);
 
 }  // namespace yz

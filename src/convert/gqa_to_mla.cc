@@ -22,6 +22,31 @@ int64_t max_kv_lora_rank(const ModelConfig& c, int64_t rope_dim) {
   return 2 * c.num_key_value_heads * c.head_dim - rope_dim;
 }
 
+const char* target_name(Target t) { return t == Target::kStock ? "stock" : "native"; }
+
+Target parse_target(const std::string& name) {
+  if (name == "native") return Target::kNative;
+  if (name == "stock") return Target::kStock;
+  YZ_THROW(ErrorKind::kUsage, "--target must be native or stock, not '", name, "'");
+}
+
+bool has_latent_norm(const MlaPlan& p) { return p.latent_norm || p.target == Target::kStock; }
+
+MlaPlan step1_plan(const ModelConfig& c, MlaPlan p) {
+  p.kv_lora_rank = max_kv_lora_rank(c, p.rope_dim);
+  p.q_lora_rank.reset();
+  p.latent_norm = false;
+  p.target = Target::kNative;
+  return p;
+}
+
+std::vector<int64_t> freqfold_choices(const ModelConfig& c, int64_t rope_dim) {
+  std::vector<int64_t> out;
+  for (int64_t f = c.head_dim / rope_dim; f <= c.head_dim / 2; f *= 2)
+    if ((c.head_dim / 2) % f == 0) out.push_back(f);
+  return out;
+}
+
 MlaPlan per_layer_plan(MlaPlan plan, int64_t num_layers) {
   if (plan.freqfold.size() == 1) plan.freqfold.assign(num_layers, plan.freqfold[0]);
   return plan;
@@ -48,6 +73,10 @@ void validate_plan(const ModelConfig& c, const MlaPlan& p) {
              " must be a multiple of c = head_dim / rope_dim = ", cfactor, " and divide ",
              D / 2);
   YZ_CHECK(p.balance > 0, "balance ratio must be positive");
+  const int64_t HD = c.num_attention_heads * D;
+  if (p.q_lora_rank)
+    YZ_CHECK(*p.q_lora_rank > 0 && *p.q_lora_rank <= HD, "--q-lora-rank ", *p.q_lora_rank,
+             " must be in [1, ", HD, "] (heads x head_dim)");
 }
 
 torch::Tensor complex_key_gram(const torch::Tensor& keys, int64_t G, int64_t D) {
@@ -122,14 +151,22 @@ JointPca balanced_kv_pca(const torch::Tensor& gram, int64_t kv_dim, int64_t d_r,
   return out;
 }
 
+torch::Tensor pca_basis(const torch::Tensor& gram, int64_t rank) {
+  return eigh_desc(gram.to(torch::kDouble)).second.narrow(1, 0, rank).contiguous();
+}
+
 std::map<std::string, torch::Tensor> mla_attention_tensors(const GqaAttentionImpl& a,
                                                            const torch::Tensor& P, int64_t d_r,
-                                                           const JointPca* pca) {
+                                                           const LayerExport& what) {
+  const JointPca* pca = what.pca;
   const int64_t H = a.heads, G = a.kv_heads, D = a.head_dim, g = H / G, GD = G * D;
   const int64_t nk = GD - d_r;
   auto dbl = [](const torch::Tensor& t) { return t.detach().to(torch::kCPU, torch::kDouble); };
   torch::Tensor wq = dbl(a.q_proj->weight), wk = dbl(a.k_proj->weight), wv = dbl(a.v_proj->weight);
-  const bool bias = a.q_proj->bias.defined();
+  // Stock drops every bias (§2.4): the key-nope part of the latent bias only shifts each score
+  // row by a constant (softmax-invariant, exact); the query, rope-key and value offsets are not
+  // representable without biases and cost perplexity (reported by the converter).
+  const bool bias = a.q_proj->bias.defined() && what.biases;
   torch::Tensor bq, bk, bv;
   if (bias) bq = dbl(a.q_proj->bias), bk = dbl(a.k_proj->bias), bv = dbl(a.v_proj->bias);
   // Rotated keys (§3.2 step 7): W_k' = Pᵀ W_k, b_k' = Pᵀ b_k.
@@ -139,13 +176,16 @@ std::map<std::string, torch::Tensor> mla_attention_tensors(const GqaAttentionImp
   torch::Tensor R = pca ? pca->basis : torch::eye(nk + GD, torch::kDouble);
   const int64_t r = R.size(1);
   // Queries (§3.5): head h keeps its D rows and gains d_r rows A_hᵀ W_q,h, all scaled by s.
+  // With a low-rank query, W_q,h is replaced by R_q,h (q_b) after q_a = R_qᵀ W_q.
   const double s = std::sqrt(static_cast<double>(D + d_r) / D);
+  const bool low_rank_q = what.q_basis.defined();
+  const torch::Tensor q_in = low_rank_q ? what.q_basis : wq;  // [H·D, d] or [H·D, r_q]
   std::vector<torch::Tensor> q_rows, q_bias, kv_b_rows;
   for (int64_t h = 0; h < H; ++h) {
     const int64_t j = h / g;
     torch::Tensor kup = P.narrow(0, j * D, D);           // K_up,h·P: [D, GD]
     torch::Tensor A = kup.narrow(1, 0, d_r);               // [D, d_r]
-    torch::Tensor wqh = wq.narrow(0, h * D, D);
+    torch::Tensor wqh = q_in.narrow(0, h * D, D);
     q_rows.push_back(s * wqh);
     q_rows.push_back(s * A.t().mm(wqh));
     if (bias) {
@@ -160,10 +200,12 @@ std::map<std::string, torch::Tensor> mla_attention_tensors(const GqaAttentionImp
   // Latent (§3.4 steps 2–4): c = Rᵀ [W_k'[d_r:]/α ; W_v] x (+ bias), then the rope key rows.
   torch::Tensor wj = torch::cat({wk2.narrow(0, d_r, nk) / alpha, wv}, 0);
   std::map<std::string, torch::Tensor> out;
-  out["q_proj.weight"] = torch::cat(q_rows, 0);
+  const std::string q_name = low_rank_q ? "q_b_proj" : "q_proj";
+  out[q_name + ".weight"] = torch::cat(q_rows, 0);
+  if (low_rank_q) out["q_a_proj.weight"] = what.q_basis.t().mm(wq);
   out["kv_a_proj_with_mqa.weight"] = torch::cat({R.t().mm(wj), wk2.narrow(0, 0, d_r)}, 0);
   if (bias) {
-    out["q_proj.bias"] = torch::cat(q_bias, 0);
+    out[q_name + ".bias"] = torch::cat(q_bias, 0);
     torch::Tensor bj = torch::cat({bk2.narrow(0, d_r, nk) / alpha, bv}, 0);
     out["kv_a_proj_with_mqa.bias"] = torch::cat({R.t().mv(bj), bk2.narrow(0, 0, d_r)}, 0);
   }
@@ -184,23 +226,25 @@ nlohmann::ordered_json mla_config_json(const nlohmann::json& src, const ModelCon
                         "rope_scaling", "rope_parameters", "hidden_act"})
     if (src.contains(k)) j[k] = src[k];
   j["num_key_value_heads"] = c.num_attention_heads;
-  j["q_lora_rank"] = nullptr;
+  if (p.q_lora_rank) j["q_lora_rank"] = *p.q_lora_rank;
+  else j["q_lora_rank"] = nullptr;
   j["kv_lora_rank"] = p.kv_lora_rank;
   j["qk_rope_head_dim"] = p.rope_dim;
   j["qk_nope_head_dim"] = c.head_dim;
   j["v_head_dim"] = c.head_dim;
   j["head_dim"] = p.rope_dim;  // transformers sizes the rotary from head_dim
-  j["attention_bias"] = c.attention_bias;
-  j["qk_latent_layernorm"] = false;
+  j["attention_bias"] = c.attention_bias && p.target == Target::kNative;
+  j["qk_latent_layernorm"] = has_latent_norm(p);
   j["rope_interleave"] = true;
   j["n_routed_experts"] = nullptr;  // dense: no runtime may build MoE layers (§2.2)
   j["first_k_dense_replace"] = c.num_hidden_layers;
   j["moe_layer_freq"] = 1;
   j["num_nextn_predict_layers"] = 0;
   j["torch_dtype"] = c.torch_dtype;
-  j["youzhi"] = {{"converted_from", c.model_type}, {"target", "native"},
+  j["youzhi"] = {{"converted_from", c.model_type}, {"target", target_name(p.target)},
                  {"freqfold", p.freqfold}, {"kv_lora_rank", p.kv_lora_rank},
-                 {"qk_rope_head_dim", p.rope_dim}, {"balance_kv_ratio", p.balance}};
+                 {"qk_rope_head_dim", p.rope_dim}, {"balance_kv_ratio", p.balance},
+                 {"latent_norm", has_latent_norm(p)}};
   return j;
 }
 

@@ -1,11 +1,13 @@
 // GQA -> MLA conversion math (mla_conversion.md §3, TransMLA v3): RoRoPE + FreqFold key rotation
 // from per-layer key Grams, balanced-KV joint PCA from Grams of the step-1 model, and assembly of
-// DeepSeek-layout MLA weights (`native` target: biases kept exactly, no latent norm).
+// DeepSeek-layout MLA weights: `native` keeps the Qwen2 biases exactly and needs no latent norm;
+// `stock` is what unmodified DeepSeek-V3 runtimes load (no biases, latent RMSNorms present).
 #pragma once
 
 #include <torch/torch.h>
 
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -14,12 +16,25 @@
 
 namespace yz {
 
+enum class Target { kNative, kStock };
+
 struct MlaPlan {
   int64_t rope_dim = 0;               // d_r (must divide head_dim)
   int64_t kv_lora_rank = 0;           // r; 2·G·D − d_r keeps everything (no truncation)
   std::vector<int64_t> freqfold;      // f per layer: multiple of c = D/d_r, divides D/2
   double balance = 1.0;               // β_bkv
+  std::optional<int64_t> q_lora_rank; // r_q: low-rank query from a PCA of W_q x (§3.5)
+  bool latent_norm = false;           // kv_a_layernorm (+ q_a_layernorm), γ = E[RMS] (§2.4)
+  Target target = Target::kNative;    // stock implies latent_norm and drops every bias
 };
+
+const char* target_name(Target t);
+Target parse_target(const std::string& name);  // "native" / "stock"
+bool has_latent_norm(const MlaPlan& plan);     // latent_norm or the stock target
+// The step-1 model of a plan: no truncation (r = max), full-rank query, biases, no norms.
+MlaPlan step1_plan(const ModelConfig& gqa, MlaPlan plan);
+// FreqFold sizes allowed by the plan's rope_dim: c, 2c, … up to head_dim / 2.
+std::vector<int64_t> freqfold_choices(const ModelConfig& gqa, int64_t rope_dim);
 
 // A plan whose single freqfold value applies to every layer, spelled out per layer.
 MlaPlan per_layer_plan(MlaPlan plan, int64_t num_layers);
@@ -55,12 +70,23 @@ JointPca balanced_kv_pca(const torch::Tensor& gram, int64_t kv_dim, int64_t rope
 nlohmann::ordered_json mla_config_json(const nlohmann::json& source, const ModelConfig& gqa,
                                        const MlaPlan& plan);
 
+// Leading eigenvectors [n, rank] of a PSD Gram (descending), float64: the low-rank query basis
+// R_q of §3.5 from the Gram of W_q x over calibration tokens.
+torch::Tensor pca_basis(const torch::Tensor& gram, int64_t rank);
+
+// What a layer's export keeps beyond the rotation and the joint PCA.
+struct LayerExport {
+  const JointPca* pca = nullptr;  // nullptr: the step-1 model (no truncation, α = 1)
+  torch::Tensor q_basis;          // [H·D, r_q] float64, or undefined for a full-rank query
+  bool biases = true;             // false for `stock`: every bias is dropped (§2.4)
+};
+
 // MLA attention tensors of one layer (HF names without the layer prefix, e.g. "q_proj.weight"),
-// float64, from the GQA layer's attention module, its rotation and (optionally) its joint PCA;
-// `pca == nullptr` means the step-1 model (no truncation, α = 1, identity basis).
+// float64, from the GQA layer's attention module and its rotation. Latent norms are not among
+// them: their γ needs the calibration stream (the converter adds them).
 std::map<std::string, torch::Tensor> mla_attention_tensors(const GqaAttentionImpl& gqa,
                                                            const torch::Tensor& rotation,
                                                            int64_t rope_dim,
-                                                           const JointPca* pca);
+                                                           const LayerExport& what);
 
 }  // namespace yz

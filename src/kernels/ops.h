@@ -9,6 +9,11 @@ namespace yz::kernels {
 bool cuda_kernels_built();  // true when this binary has the .cu kernels
 bool cuda_available();      // a CUDA device is usable
 
+// Peak bytes allocated by the CUDA caching allocator on `device` since the last reset (0 on
+// CPU builds), for per-phase memory reports.
+int64_t device_peak_bytes(int device);
+void reset_device_peak(int device);
+
 // x: [..., cols] float32 or bfloat16; weight: [cols] of the same dtype and device.
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
 // The libtorch reference the kernel is tested against (transformers' LlamaRMSNorm.forward).

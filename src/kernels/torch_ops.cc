@@ -8,6 +8,7 @@
 
 #ifdef YZ_WITH_CUDA
 #include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
 namespace yz::kernels {
@@ -21,6 +22,25 @@ bool cuda_kernels_built() {
 }
 
 bool cuda_available() { return at::hasCUDA(); }
+
+int64_t device_peak_bytes(int device) {
+#ifdef YZ_WITH_CUDA
+  namespace alloc = c10::cuda::CUDACachingAllocator;
+  const auto stats = alloc::getDeviceStats(static_cast<c10::DeviceIndex>(device));
+  return stats.allocated_bytes[static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE)].peak;
+#else
+  (void)device;
+  return 0;
+#endif
+}
+
+void reset_device_peak(int device) {
+#ifdef YZ_WITH_CUDA
+  c10::cuda::CUDACachingAllocator::resetPeakStats(static_cast<c10::DeviceIndex>(device));
+#else
+  (void)device;
+#endif
+}
 
 at::Tensor rms_norm_reference(const at::Tensor& x, const at::Tensor& weight, double eps) {
   at::Tensor h = x.to(at::kFloat);

@@ -51,7 +51,7 @@ struct MlaAttentionImpl : AttentionImpl {
 
   torch::nn::Linear q_proj{nullptr};    // [H·(nope+d_r), hidden] when q_lora_rank is null
   torch::nn::Linear q_a_proj{nullptr};  // [r_q, hidden]
-  RmsNorm q_a_layernorm{nullptr};       // [r_q]
+  RmsNorm q_a_layernorm{nullptr};       // [r_q], absent when qk_latent_layernorm is false
   torch::nn::Linear q_b_proj{nullptr};  // [H·(nope+d_r), r_q]
   torch::nn::Linear kv_a_proj_with_mqa{nullptr};  // [r + d_r, hidden]: latent c, then k_pe
   RmsNorm kv_a_layernorm{nullptr};      // [r], absent when qk_latent_layernorm is false

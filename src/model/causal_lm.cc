@@ -105,6 +105,21 @@ CausalLm load_causal_lm(const fs::path& dir, const LoadOptions& options) {
   return lm;
 }
 
+DecoderLayer load_decoder_layer(const ModelConfig& config, int64_t layer,
+                                const TensorSource& source, const LoadOptions& options) {
+  DecoderLayer out(config, layer);
+  const std::string prefix = layer_prefix(layer);
+  torch::NoGradGuard no_grad;
+  for (auto& item : out->named_parameters()) {
+    torch::Tensor w = source(prefix + item.key());
+    YZ_CHECK(w.sizes() == item.value().sizes(), "tensor '", prefix, item.key(), "' has shape ",
+             w.sizes(), ", config implies ", item.value().sizes());
+    item.value().set_data(w.to(options.device, options.dtype).clone());
+  }
+  out->eval();
+  return out;
+}
+
 torch::Device parse_device(const std::string& name) {
   if (name == "cpu") return torch::kCPU;
   YZ_CHECK(name.rfind("cuda", 0) == 0, "unknown device '", name, "' (use cpu or cuda[:N])");

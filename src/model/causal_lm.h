@@ -65,6 +65,14 @@ struct LoadOptions {
 // (an error names any missing or mis-shaped tensor). Eval mode, no grad required.
 CausalLm load_causal_lm(const fs::path& dir, const LoadOptions& options);
 
+// A tensor by its HF name, on any device and dtype: a checkpoint or an in-memory model.
+using TensorSource = std::function<torch::Tensor(const std::string& name)>;
+
+// Decoder layer `layer` of `config` with its parameters ("model.layers.{layer}.*") copied from
+// `source`: lets a converter stream a checkpoint one layer at a time. Eval mode.
+DecoderLayer load_decoder_layer(const ModelConfig& config, int64_t layer,
+                                const TensorSource& source, const LoadOptions& options);
+
 // "cpu" / "cuda" / "cuda:N"; a clear error when CUDA is asked for and absent.
 torch::Device parse_device(const std::string& name);
 // "float32" / "fp32", "bfloat16" / "bf16", "float16" / "fp16".

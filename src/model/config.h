@@ -61,7 +61,7 @@ struct ModelConfig {
   std::optional<int64_t> q_lora_rank;
   int64_t qk_nope_head_dim = 0;
   int64_t v_head_dim = 0;
-  bool qk_latent_layernorm = true;  // kv_a_layernorm present (stock DeepSeek: always)
+  bool qk_latent_layernorm = true;  // kv_a_layernorm (and q_a_layernorm) present; stock: always
   bool rope_interleave = true;
   std::vector<MlaLayerDims> mla_layers;  // [num_hidden_layers]
 

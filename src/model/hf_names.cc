@@ -40,7 +40,7 @@ std::vector<TensorSpec> expected_tensors(const ModelConfig& c) {
       const int64_t qk = c.qk_nope_head_dim + dr;
       if (c.q_lora_rank) {
         t.push_back({a + "q_a_proj.weight", {*c.q_lora_rank, d}});
-        t.push_back({a + "q_a_layernorm.weight", {*c.q_lora_rank}});
+        if (c.qk_latent_layernorm) t.push_back({a + "q_a_layernorm.weight", {*c.q_lora_rank}});
         t.push_back({a + "q_b_proj.weight", {H * qk, *c.q_lora_rank}});
         if (c.attention_bias) t.push_back({a + "q_b_proj.bias", {H * qk}});
       } else {

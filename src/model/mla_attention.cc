@@ -14,7 +14,8 @@ MlaAttentionImpl::MlaAttentionImpl(const ModelConfig& c, int64_t layer_)
   const bool bias = c.attention_bias;  // our `native` extension; stock DeepSeek has none
   if (c.q_lora_rank) {
     q_a_proj = register_module("q_a_proj", make_linear(d, *c.q_lora_rank, false));
-    q_a_layernorm = register_module("q_a_layernorm", RmsNorm(*c.q_lora_rank, c.rms_norm_eps));
+    if (c.qk_latent_layernorm)  // TransMLA's qk_latent_layernorm governs both latent norms
+      q_a_layernorm = register_module("q_a_layernorm", RmsNorm(*c.q_lora_rank, c.rms_norm_eps));
     q_b_proj = register_module("q_b_proj", make_linear(*c.q_lora_rank, heads * qk, bias));
   } else {
     q_proj = register_module("q_proj", make_linear(d, heads * qk, bias));
@@ -34,7 +35,13 @@ MlaAttentionImpl::MlaAttentionImpl(const ModelConfig& c, int64_t layer_)
 
 torch::Tensor MlaAttentionImpl::forward(const torch::Tensor& x, const ForwardContext& ctx) {
   const int64_t B = x.size(0), T = x.size(1);
-  torch::Tensor q = q_proj ? q_proj(x) : q_b_proj(q_a_layernorm(q_a_proj(x)));
+  torch::Tensor q;
+  if (q_proj) {
+    q = q_proj(x);
+  } else {
+    torch::Tensor q_lat = q_a_proj(x);  // [B,T,r_q]
+    q = q_b_proj(q_a_layernorm ? q_a_layernorm(q_lat) : q_lat);
+  }
   q = q.view({B, T, heads, nope + rope_dim}).transpose(1, 2);             // [B,H,T,nope+d_r]
   torch::Tensor q_nope = q.narrow(-1, 0, nope), q_pe = q.narrow(-1, nope, rope_dim);
   torch::Tensor kv = kv_a_proj_with_mqa(x);                               // [B,T,r+d_r]

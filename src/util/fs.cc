@@ -63,6 +63,12 @@ MappedFile::~MappedFile() {
   if (data_ != nullptr) ::munmap(data_, size_);
 }
 
+void MappedFile::release_pages() const {
+  // MADV_DONTNEED on a private read-only mapping: clean pages are dropped and refault from the
+  // file; nothing in the project writes through these mappings, so nothing is lost.
+  if (data_ != nullptr && size_ > 0) ::madvise(data_, size_, MADV_DONTNEED);
+}
+
 std::string read_text_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) YZ_THROW(ErrorKind::kIo, path.string(), ": cannot open: ", errno_text());

@@ -26,6 +26,9 @@ class MappedFile {
   uint8_t* mutable_data() const { return data_; }  // copy-on-write page, never the file
   size_t size() const { return size_; }
   const fs::path& path() const { return path_; }
+  // Drops the resident pages (they are re-read from the file on the next access), so that
+  // streaming a checkpoint layer by layer keeps host memory flat.
+  void release_pages() const;
 
  private:
   MappedFile() = default;

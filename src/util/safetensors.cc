@@ -116,4 +116,8 @@ uint64_t Checkpoint::num_bytes() const {
   return n;
 }
 
+void Checkpoint::release_pages() const {
+  for (const auto& f : files_) f->release_pages();
+}
+
 }  // namespace yz

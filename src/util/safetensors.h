@@ -28,6 +28,7 @@ class SafetensorsFile {
   const fs::path& path() const { return file_->path(); }
   bool has(const std::string& name) const { return header_.tensors.count(name) > 0; }
   TensorView view(const std::string& name) const;
+  void release_pages() const { file_->release_pages(); }
 
  private:
   std::shared_ptr<MappedFile> file_;
@@ -48,6 +49,8 @@ class Checkpoint {
   int64_t num_params() const;  // sum of numel over all tensors
   uint64_t num_bytes() const;
   const fs::path& path() const { return path_; }
+  // Drops resident pages of every shard (see MappedFile::release_pages); views stay valid.
+  void release_pages() const;
 
  private:
   const SafetensorsFile& file_of(const std::string& name) const;

@@ -27,9 +27,7 @@ Converted convert_tiny(const std::string& name, MlaPlan plan, torch::ScalarType 
   c.gqa = load_causal_lm(tiny(name), {torch::kCPU, dtype});
   torch::manual_seed(3);
   torch::Tensor calib = torch::randint(0, 256, {16, 24}, torch::kLong);
-  c.result = convert_calibrated(c.gqa, read_json_file(tiny(name) / "config.json"), plan, calib,
-                                [](CausalLm&) { return nlohmann::ordered_json::object(); },
-                                /*progress=*/false);
+  c.result = convert_module(c.gqa, read_json_file(tiny(name) / "config.json"), plan, {calib});
   return c;
 }
 
@@ -114,9 +112,7 @@ TEST(GqaToMla, FullRankExactForGroupSizes134) {
     gqa->eval();
     torch::Tensor calib = torch::randint(0, 64, {8, 16}, torch::kLong);
     const int64_t rmax = max_kv_lora_rank(gqa->config, 4);
-    ConversionResult r = convert_calibrated(
-        gqa, j, {4, rmax, {2}, 1.0}, calib,
-        [](CausalLm&) { return nlohmann::ordered_json::object(); }, /*progress=*/false);
+    ConversionResult r = convert_module(gqa, j, {4, rmax, {2}, 1.0}, {calib});
     torch::Tensor ids = torch::randint(0, 64, {2, 12}, torch::kLong);
     EXPECT_LT(max_diff(logits(r.final, ids), logits(r.partial, ids)), 1e-9)
         << "g = " << heads / kv_heads;

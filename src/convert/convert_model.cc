@@ -1,0 +1,149 @@
+// Sources, sinks and the file-level `youzhi convert` (see converter.h): validation before heavy
+// work, tokenized calibration / selection / evaluation windows, the streamed conversion written
+// into a staged directory that only appears complete.
+#include <map>
+
+#include "convert/converter.h"
+#include "util/error.h"
+#include "util/json_file.h"
+#include "util/safetensors.h"
+#include "util/safetensors_writer.h"
+#include "util/tensor.h"
+#include "util/text_file.h"
+
+namespace yz {
+
+ModelSource checkpoint_source(const fs::path& dir) {
+  auto ckpt = std::make_shared<Checkpoint>(dir);
+  ModelSource s{load_config(dir), read_json_file(dir / "config.json"), {}, {}};
+  s.tensor = [ckpt, dir](const std::string& name) {
+    YZ_CHECK(ckpt->has(name), dir.string(), ": checkpoint lacks tensor '", name, "'");
+    return to_tensor(ckpt->view(name));
+  };
+  s.release = [ckpt] { ckpt->release_pages(); };
+  return s;
+}
+
+ModelSource module_source(CausalLm& lm, const nlohmann::json& config_json) {
+  auto params = std::make_shared<torch::OrderedDict<std::string, torch::Tensor>>(lm->named_parameters());
+  ModelSource s{lm->config, config_json, {}, [] {}};
+  s.tensor = [params](const std::string& name) {
+    if (const auto* t = params->find(name)) return t->detach();
+    YZ_CHECK(name == "lm_head.weight", "model has no tensor '", name, "'");
+    return params->find("model.embed_tokens.weight")->detach();
+  };
+  return s;
+}
+
+CausalLm model_from_tensors(const nlohmann::json& config_json,
+                            const std::map<std::string, torch::Tensor>& tensors) {
+  CausalLm lm(parse_config(config_json, "converted config"));
+  torch::NoGradGuard g;
+  for (auto& item : lm->named_parameters()) {
+    auto it = tensors.find(item.key());
+    YZ_ASSERT(it != tensors.end(), "no tensor for ", item.key());
+    YZ_ASSERT(it->second.sizes() == item.value().sizes(), "shape of ", item.key());
+    item.value().set_data(it->second.clone());
+  }
+  lm->eval();
+  return lm;
+}
+
+ConversionResult convert_module(CausalLm& gqa, const nlohmann::json& config_json,
+                                const MlaPlan& plan, const ConversionData& data, bool progress) {
+  std::map<std::string, torch::Tensor> fin, partial;
+  ConversionOptions o;
+  o.device = gqa->model->embed_tokens->weight.device();
+  o.dtype = gqa->model->embed_tokens->weight.scalar_type();
+  o.progress = progress;
+  o.partial = [&](const std::string& n, const torch::Tensor& t) { partial[n] = t.detach().clone(); };
+  ConversionResult r;
+  r.report = convert_stream(module_source(gqa, config_json), plan, data,
+                            [&](const std::string& n, const torch::Tensor& t) {
+                              fin[n] = t.detach().clone();
+                            }, o);
+  const ModelConfig& c = gqa->config;
+  MlaPlan done = per_layer_plan(plan, c.num_hidden_layers);
+  done.freqfold = r.report["plan"]["freqfold"].get<std::vector<int64_t>>();
+  r.final = model_from_tensors(mla_config_json(config_json, c, done), fin);
+  r.partial = model_from_tensors(mla_config_json(config_json, c, step1_plan(c, done)), partial);
+  return r;
+}
+
+namespace {
+
+torch::Tensor eval_windows(const tok::Tokenizer& tk, const fs::path& file, int64_t ctx,
+                           int64_t max_chunks) {
+  std::vector<int32_t> ids = tk.encode(read_text_input(file));
+  const int64_t n = static_cast<int64_t>(ids.size()) / ctx;
+  YZ_CHECK(n > 0, file.string(), ": ", ids.size(), " tokens, fewer than one --eval-ctx window of ",
+           ctx);
+  const int64_t chunks = max_chunks > 0 ? std::min(n, max_chunks) : n;
+  std::vector<int64_t> flat(ids.begin(), ids.begin() + chunks * ctx);
+  return torch::tensor(flat).view({chunks, ctx});
+}
+
+bool same_file(const fs::path& a, const fs::path& b) {
+  std::error_code ec;
+  return fs::equivalent(a, b, ec);
+}
+
+}  // namespace
+
+nlohmann::ordered_json convert_model(const ConvertRequest& r) {
+  // Everything that can be wrong with the inputs is checked before heavy work.
+  StagedDir out(r.out, r.overwrite, {r.model});
+  const ModelConfig cfg = load_config(r.model);
+  MlaPlan probe = per_layer_plan(r.plan, cfg.num_hidden_layers);
+  if (probe.freqfold.empty()) probe.freqfold.assign(cfg.num_hidden_layers, cfg.head_dim / std::max<int64_t>(1, r.plan.rope_dim));
+  validate_plan(cfg, probe);
+  for (const auto& f : r.calib) YZ_CHECK(fs::is_regular_file(f), "--calib ", f.string(), ": no such file");
+  for (const auto& f : r.select) YZ_CHECK(fs::is_regular_file(f), "--select ", f.string(), ": no such file");
+  for (const auto& f : r.eval_files) {
+    YZ_CHECK(fs::is_regular_file(f), "--eval-file ", f.string(), ": no such file");
+    const bool auto_fold = r.plan.freqfold.empty();
+    for (const auto& s : (r.select.empty() ? r.calib : r.select))
+      YZ_CHECK(!auto_fold || !same_file(f, s), "--eval-file ", f.string(),
+               " is also the selection text: --freqfold auto must select on held-out text");
+  }
+  tok::Tokenizer tk = tok::Tokenizer::from_file(r.model);
+  ConversionData data;
+  if (r.plan.freqfold.empty() && r.select.empty()) {
+    CalibrationSplit split = sample_calibration_split(tk, r.calib, r.calibration, r.selection);
+    data.calib = split.calib;
+    data.select = split.select;
+  } else {
+    data.calib = sample_calibration(tk, r.calib, r.calibration);
+    if (r.plan.freqfold.empty()) data.select = sample_calibration(tk, r.select, r.selection);
+  }
+  for (const auto& f : r.eval_files)
+    data.eval.emplace_back(f.filename().string(), eval_windows(tk, f, r.eval_ctx, r.eval_chunks));
+
+  const torch::ScalarType dtype = cfg.torch_dtype == "float32" ? torch::kFloat
+                                  : cfg.torch_dtype == "float16" ? torch::kHalf
+                                                                 : torch::kBFloat16;
+  ShardedWriter writer(out.path());
+  ConversionOptions o;
+  o.device = r.device;
+  o.progress = r.progress;
+  nlohmann::ordered_json report = convert_stream(
+      checkpoint_source(r.model), r.plan, data,
+      [&](const std::string& name, const torch::Tensor& t) {
+        write_tensor(writer, name, t.detach().to(torch::kCPU, dtype));
+      }, o);
+  writer.finish();
+  report["calibration"] = {{"samples", r.calibration.samples}, {"length", r.calibration.length},
+                           {"seed", r.calibration.seed}};
+  MlaPlan done = per_layer_plan(r.plan, cfg.num_hidden_layers);
+  done.freqfold = report["plan"]["freqfold"].get<std::vector<int64_t>>();
+  nlohmann::ordered_json config = mla_config_json(read_json_file(r.model / "config.json"), cfg, done);
+  config["youzhi"]["calibration"] = report["calibration"];
+  write_file_atomic(out.path() / "config.json", config.dump(2) + "\n");
+  for (const char* f : {"tokenizer.json", "tokenizer_config.json", "chat_template.jinja",
+                        "generation_config.json", "special_tokens_map.json"})
+    if (fs::is_regular_file(r.model / f)) write_file_atomic(out.path() / f, read_text_file(r.model / f));
+  out.commit();
+  return report;
+}
+
+}  // namespace yz
