@@ -18,7 +18,7 @@ namespace yz {
 
 namespace {
 
-constexpr int64_t kStreamBatch = 8;  // windows per layer forward
+constexpr int64_t kStreamTokens = 2048;  // tokens per layer forward (attention scores stay small)
 
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
@@ -48,7 +48,8 @@ struct Context {
   std::vector<int64_t> rotary_dims;
   ActivationStream stream(const torch::Tensor& ids) const {
     return ActivationStream(ids, src.config.rope, src.config.max_position_embeddings, rotary_dims,
-                            kStreamBatch, opt.device, opt.dtype);
+                            std::max<int64_t>(1, kStreamTokens / ids.size(1)), opt.device,
+                            opt.dtype);
   }
   DecoderLayer gqa_layer(int64_t l) const {
     return load_decoder_layer(src.config, l, src.tensor, {opt.device, opt.dtype});

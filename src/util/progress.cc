@@ -24,7 +24,9 @@ std::string human_duration(double s) {
 Progress::Progress(std::string label, int64_t total, std::string unit, bool enabled)
     : label_(std::move(label)), unit_(std::move(unit)), total_(total), enabled_(enabled),
       tty_(::isatty(STDERR_FILENO) != 0), start_(std::chrono::steady_clock::now()),
-      last_draw_(start_) {}
+      last_draw_(start_) {
+  if (enabled_ && total_ > 0) draw(false);  // say what is starting before the first update
+}
 
 Progress::~Progress() { finish(); }
 

@@ -69,6 +69,68 @@ TEST(GqaToMla, RotationIsOrthogonal) {
   }
 }
 
+// §11.1 step 0: with one KV head, the GQA layer as an MLA layer whose "rotation" only moves each
+// neox pair (i, i + D/2) to the interleaved slots (2i, 2i + 1), d_r = D and no truncation.
+TEST(GqaToMla, StepZeroIdentityIsExact) {
+  const fs::path dir = tiny("mistral");  // one KV head, D = 16
+  CausalLm gqa = load_causal_lm(dir, {torch::kCPU, torch::kDouble});
+  const ModelConfig& c = gqa->config;
+  const int64_t D = c.head_dim;
+  torch::Tensor p0 = torch::zeros({D, D}, torch::kDouble);
+  for (int64_t i = 0; i < D / 2; ++i) {
+    p0[i][2 * i] = 1;
+    p0[i + D / 2][2 * i + 1] = 1;
+  }
+  MlaPlan plan{D, max_kv_lora_rank(c, D), std::vector<int64_t>(c.num_hidden_layers, 1), 1.0};
+  std::map<std::string, torch::Tensor> tensors;
+  for (const auto& item : gqa->named_parameters())
+    if (item.key().find(".self_attn.") == std::string::npos) tensors[item.key()] = item.value();
+  for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+    auto& layer = *gqa->model->layers[l]->as<DecoderLayerImpl>();
+    auto attn = mla_attention_tensors(*dynamic_cast<GqaAttentionImpl*>(layer.self_attn.get()),
+                                      p0, D, {});
+    for (const auto& [name, t] : attn) tensors["model.layers." + std::to_string(l) + ".self_attn." + name] = t;
+  }
+  CausalLm mla = model_from_tensors(mla_config_json(read_json_file(dir / "config.json"), c, plan), tensors);
+  torch::Tensor ids = torch::randint(0, 256, {2, 20}, torch::kLong);
+  EXPECT_LT(max_diff(logits(mla, ids), logits(gqa, ids)), 1e-9);
+}
+
+// §11.2 for G > 1, in the latent form: with f = 1 and d_r = D, RoPE on every rotated channel
+// (interleaved, θ_p per pair, on each D-block of the rotated key and lifted query) gives the
+// original attention scores exactly: the per-frequency rotation across KV heads commutes with RoPE.
+TEST(GqaToMla, RoRopeOnEveryRotatedChannelIsExact) {
+  CausalLm gqa = load_causal_lm(tiny("qwen25"), {torch::kCPU, torch::kDouble});  // G = 2, g = 7
+  const ModelConfig& c = gqa->config;
+  const int64_t G = c.num_key_value_heads, D = c.head_dim, H = c.num_attention_heads, T = 12;
+  auto& a = *dynamic_cast<GqaAttentionImpl*>(
+      gqa->model->layers[0]->as<DecoderLayerImpl>()->self_attn.get());
+  torch::manual_seed(5);
+  torch::NoGradGuard g;
+  torch::Tensor x = torch::randn({T, c.hidden_size}, torch::kDouble);
+  torch::Tensor q = a.q_proj(x), k = a.k_proj(x);  // [T, H·D], [T, G·D] pre-RoPE, biases in
+  Rotation rot = rorope_rotation(complex_key_gram(k, G, D), G, D, D, 1);
+  auto [cos, sin] = rotary_cos_sin(rotary_tables(c.rope, D, c.max_position_embeddings),
+                                   torch::arange(T), torch::kDouble);
+  auto neox = [&](const torch::Tensor& t, int64_t n) {  // [T, n·D] -> [n, T, D] rotated
+    return apply_rotary(t.view({1, T, n, D}).transpose(1, 2), cos, sin)[0];
+  };
+  auto inter = [&](const torch::Tensor& t) {  // [T, G·D] -> [G, T, D], every block rotated
+    return apply_rotary_interleaved(t.view({1, T, G, D}).transpose(1, 2), cos, sin)[0];
+  };
+  torch::Tensor qr = neox(q, H), kr = neox(k, G);
+  torch::Tensor k2 = inter(k.mm(rot.p));  // rotated keys Pᵀk, as rows
+  for (int64_t h = 0; h < H; ++h) {
+    const int64_t j = h / (H / G);
+    torch::Tensor want = qr[h].mm(kr[j].t());
+    // Lifted query q̃_h = (K_up,h P)ᵀ q_h = rows of P of KV head j.
+    torch::Tensor q2 = inter(q.narrow(1, h * D, D).mm(rot.p.narrow(0, j * D, D)));
+    torch::Tensor got = torch::zeros({T, T}, torch::kDouble);
+    for (int64_t b = 0; b < G; ++b) got = got + q2[b].mm(k2[b].t());
+    EXPECT_LT(max_diff(got, want), 1e-10) << "head " << h;
+  }
+}
+
 TEST(GqaToMla, OneKvHeadAllChannelsRotatedIsExact) {
   // mistral tiny: one KV head, D = 16. d_r = D, f = 1: every rotated channel keeps RoPE.
   Converted c = convert_tiny("mistral", {16, 2 * 16 - 16, {1}, 1.0});
@@ -152,6 +214,12 @@ TEST(GqaToMla, BadPlansAreNamed) {
   expect({8, 8, {16}, 1.0}, "--freqfold 16");
   expect({8, 57, {2}, 1.0}, "--kv-lora-rank 57");
   expect({8, 0, {2}, 1.0}, "--kv-lora-rank 0");
+  MlaPlan q = {8, 8, {2}, 1.0};
+  q.q_lora_rank = 0;
+  expect(q, "--q-lora-rank 0");
+  q.q_lora_rank = 4 * 16 + 1;  // heads x head_dim = 64 for this model
+  expect(q, "--q-lora-rank 65");
+  EXPECT_THROW(parse_target("vllm"), Error);
   ModelConfig q3 = cfg;
   q3.qk_norm = true;
   q3.model_type = "qwen3";
