@@ -51,7 +51,8 @@ void print_report(const nlohmann::ordered_json& r) {
 Command add_convert(CLI::App& app) {
   struct Opts {
     ConvertRequest req;
-    std::string model, out, rank = "default", device = "cpu", report, freqfold = "4";
+    std::string model, out, rank = "default", device = "cpu", report;
+    std::vector<std::string> freqfold = {"4"};
     std::string target = "native";
     int64_t rope_dim = 0, q_lora_rank = 0;
     bool json = false;
@@ -63,7 +64,8 @@ Command add_convert(CLI::App& app) {
   app.add_option("--rope-dim", o->rope_dim, "RoPE dims kept d_r (default head_dim / 2)");
   app.add_option("--freqfold", o->freqfold,
                  "FreqFold size f (multiple of head_dim / d_r), one per layer as f1,f2,..., or "
-                 "'auto' (TransMLA's greedy doubling on the selection split)");
+                 "'auto' (TransMLA's greedy doubling on the selection split)")
+      ->delimiter(',');
   app.add_option("--q-lora-rank", o->q_lora_rank, "Low-rank query r_q (default: full-rank q_proj)");
   app.add_flag("--latent-norm", o->req.plan.latent_norm,
                "Add kv_a_layernorm (and q_a_layernorm) with weight E[RMS(latent)]");
@@ -103,16 +105,16 @@ Command add_convert(CLI::App& app) {
       }
     }
     r.plan.freqfold.clear();
-    if (o->freqfold != "auto") {
-      std::string rest = o->freqfold;
-      for (size_t pos; !rest.empty(); rest = pos == std::string::npos ? "" : rest.substr(pos + 1)) {
-        pos = rest.find(',');
+    if (!(o->freqfold.size() == 1 && o->freqfold[0] == "auto")) {
+      for (const std::string& f : o->freqfold) {
+        size_t used = 0;
         try {
-          r.plan.freqfold.push_back(std::stoll(rest.substr(0, pos)));
+          r.plan.freqfold.push_back(std::stoll(f, &used));
         } catch (const std::exception&) {
-          YZ_THROW(ErrorKind::kUsage, "--freqfold must be an integer, a comma list or 'auto', not '",
-                   o->freqfold, "'");
         }
+        if (used == 0 || used != f.size())
+          YZ_THROW(ErrorKind::kUsage, "--freqfold must be an integer, a comma list or 'auto', not '",
+                   f, "'");
       }
     }
     if (o->q_lora_rank > 0) r.plan.q_lora_rank = o->q_lora_rank;

@@ -136,6 +136,24 @@ expect 1 "convert bad rope dim" -- "$YZ" convert --model "$MODEL" --calib "$TMP/
 expect 1 "convert short calibration" -- "$YZ" convert --model "$MODEL" --calib "$TMP/t.txt" --out "$TMP/mla3"
 grep -q "calibration text is too short" "$TMP/err" && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: short calibration message"; }
 expect 1 "convert into the input" -- "$YZ" convert $CONV --out "$MODEL" --overwrite
+check "report phases have peak memory" "$(python3 -c "import json; p=json.load(open('$TMP/report.json'))['phases']['convert']; print(p['peak_rss_bytes'] > 0 and p['wall_s'] > 0)")" "True"
+# The stock target: no biases, latent norms, a low-rank query; scored beside the exact export.
+expect 0 "convert stock" -- "$YZ" convert $CONV --out "$TMP/stock" --target stock --q-lora-rank 64 --eval-file "$TMP/t.txt" --eval-ctx 4 --eval-chunks 1 --report "$TMP/stock.json" --json
+check "stock config" "$(python3 -c "import json; c=json.load(open('$TMP/stock/config.json')); print(c['attention_bias'], c['qk_latent_layernorm'], c['q_lora_rank'], c['youzhi']['target'])")" "False True 64 stock"
+check "stock report scores native too" "$(python3 -c "import json; print(sorted(json.load(open('$TMP/stock.json'))['ppl']))")" "['final', 'final_native', 'original', 'partial_rope']"
+expect 0 "info on stock" -- "$YZ" info "$TMP/stock" --json
+check "stock checkpoint complete" "$(json_field "['checkpoint_matches_config']")" "True"
+expect 0 "generate from stock" -- "$YZ" generate "$TMP/stock" --prompt "The" --max-new-tokens 4
+# --freqfold auto scores on documents held out from calibration, never on the eval text.
+expect 0 "convert freqfold auto" -- "$YZ" convert --model "$MODEL" --calib "$ROOT/data/demo/wikitext2_test_head.txt" --calib-samples 4 --calib-len 64 --select-samples 2 --select-len 64 --rope-dim 32 --kv-lora-rank 96 --freqfold auto --out "$TMP/auto" --report "$TMP/auto.json" --json
+check "auto chose a fold" "$(python3 -c "import json; r=json.load(open('$TMP/auto.json')); s=r['freqfold_search']; print(s['chosen'] in (2,4,8,16,32) and r['plan']['freqfold'] == [s['chosen']]*8 and len(s['selection_ppl_partial_rope']) == 5)")" "True"
+expect 1 "auto refuses selecting on the eval text" -- "$YZ" convert --model "$MODEL" --calib "$TMP/t.txt" --freqfold auto --eval-file "$TMP/t.txt" --out "$TMP/auto2"
+grep -q "held-out" "$TMP/err" && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: auto on eval text message"; }
+expect 2 "convert bad target" -- "$YZ" convert $CONV --out "$TMP/bad" --target vllm
+expect 2 "convert bad freqfold list" -- "$YZ" convert $CONV --out "$TMP/bad" --freqfold 2,x
+expect 1 "convert freqfold list of the wrong length" -- "$YZ" convert $CONV --out "$TMP/bad" --freqfold 2,4
+expect 1 "convert bad q-lora rank" -- "$YZ" convert $CONV --out "$TMP/bad" --q-lora-rank 100000
+[ ! -e "$TMP/bad" ] && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: refused convert left an output"; }
 
 expect 0 "demo" -- "$YZ" demo
 grep -q "decode(encode(x)) == x: yes" "$TMP/out" && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: demo round trip"; }

@@ -2,7 +2,9 @@
 # One batch of GPU-machine work (device tool; carry .gpu from tools/gpu_bundle.sh). Stages, in
 # the order given (default: all): build (CUDA build against PyTorch's libtorch), tests (whole
 # suite incl. the `gpu` label), goldens (tokenizer goldens from `tokenizers`), tokbench
-# (tokenizer benchmark), decbench (decoder benchmark vs transformers). At most 8 files return.
+# (tokenizer benchmark), decbench (decoder benchmark vs transformers), stock (converted `stock`
+# checkpoints load in transformers with our logits), convert7b (a Qwen2.5-7B-shaped random
+# checkpoint converted on the GPU: time and peak memory). At most 8 files return.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/yz_out}; mkdir -p "$OUT"
@@ -46,5 +48,25 @@ tokbench)
   python3 bench/combine_tokenizer_bench.py /tmp "$OUT/tokenizer.json" ;;
 decbench)
   bash bench/run_decoder_bench.sh "$OUT/decoder.json" ;;
+stock)
+  xz -dc .gpu/data/pretrain_10mb.txt.xz | head -c 3000000 > /tmp/calib3mb.txt
+  [ -d /tmp/stories260k ] || build-cuda/youzhi import-llama2c .gpu/data/stories260K.bin .gpu/data/tok512.model --out /tmp/stories260k
+  C="--calib /tmp/calib3mb.txt --calib-samples 32 --calib-len 256 --overwrite --json"
+  M=models/yz-qwen2-gqa-16m
+  build-cuda/youzhi convert --model $M --out /tmp/yz_stock --target stock --rope-dim 32 --kv-lora-rank 96 --freqfold 2 $C > /dev/null &&
+  build-cuda/youzhi convert --model $M --out /tmp/yz_stock_q --target stock --q-lora-rank 192 --rope-dim 32 --kv-lora-rank 96 --freqfold 4 $C > /dev/null &&
+  build-cuda/youzhi convert --model /tmp/stories260k --out /tmp/stories_stock --target stock $C > /dev/null &&
+  build-cuda/youzhi convert --model /tmp/stories260k --out /tmp/stories_stock_q --target stock --q-lora-rank 32 --freqfold 2 $C > /dev/null || echo "stock conversion FAILED"
+  python3 tools/check_stock_export.py build-cuda/youzhi /tmp/yz_stock /tmp/yz_stock_q /tmp/stories_stock /tmp/stories_stock_q 2>&1 | grep -v Warning | tee "$OUT/stock_check.txt" ;;
+convert7b)
+  python3 tools/make_random_checkpoint.py tests/data/configs/qwen2.5-7b.json /tmp/q7b .gpu/data/qwen3_tokenizer.json
+  xz -dc .gpu/data/pretrain_10mb.txt.xz > /tmp/calib10.txt
+  du -sb /tmp/q7b | tee "$OUT/q7b_size.txt"
+  TIME=""; command -v /usr/bin/time > /dev/null && TIME="/usr/bin/time -v"
+  $TIME build-cuda/youzhi convert --model /tmp/q7b --out /tmp/q7b_mla --device cuda --rope-dim 64 \
+    --kv-lora-rank 512 --freqfold 4 --calib /tmp/calib10.txt --calib-samples 128 --calib-len 2048 \
+    --report "$OUT/convert7b.json" > "$OUT/convert7b.log" 2> "$OUT/convert7b.err"
+  echo "rc $?"; tail -5 "$OUT/convert7b.log"; grep -E "Maximum resident|Elapsed" "$OUT/convert7b.err"
+  build-cuda/youzhi info /tmp/q7b_mla | tail -4 ;;
 esac
 done

@@ -66,7 +66,7 @@ void validate_plan(const ModelConfig& c, const MlaPlan& p) {
   YZ_CHECK(p.kv_lora_rank > 0 && p.kv_lora_rank <= rmax, "--kv-lora-rank ", p.kv_lora_rank,
            " must be in [1, ", rmax, "] (2·G·D − d_r)");
   YZ_CHECK(static_cast<int64_t>(p.freqfold.size()) == c.num_hidden_layers,
-           "freqfold plan has ", p.freqfold.size(), " entries for ", c.num_hidden_layers,
+           "--freqfold lists ", p.freqfold.size(), " values for ", c.num_hidden_layers,
            " layers");
   for (int64_t f : p.freqfold)
     YZ_CHECK(f > 0 && f % cfactor == 0 && (D / 2) % f == 0, "--freqfold ", f,

@@ -27,7 +27,7 @@ int64_t device_peak_bytes(int device) {
 #ifdef YZ_WITH_CUDA
   namespace alloc = c10::cuda::CUDACachingAllocator;
   const auto stats = alloc::getDeviceStats(static_cast<c10::DeviceIndex>(device));
-  return stats.allocated_bytes[static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE)].peak;
+  return stats.allocated_bytes[0].peak;  // index 0 = StatType::AGGREGATE (all pools)
 #else
   (void)device;
   return 0;

@@ -11,6 +11,14 @@ namespace {
 constexpr double kTtyRedrawSeconds = 0.1;
 constexpr double kLogLineSeconds = 10.0;
 
+// "12.3 tok/s", or "45.6 s/layer" when one unit takes longer than a second.
+std::string rate_text(double rate, const std::string& unit) {
+  char buf[64];
+  if (rate > 0 && rate < 1) std::snprintf(buf, sizeof(buf), "%.1f s/%s", 1.0 / rate, unit.c_str());
+  else std::snprintf(buf, sizeof(buf), "%.1f %s/s", rate, unit.c_str());
+  return buf;
+}
+
 std::string human_duration(double s) {
   char buf[32];
   if (s < 0 || s > 1e7) return "?";
@@ -57,15 +65,15 @@ void Progress::draw(bool final) {
     int filled = static_cast<int>(frac * kWidth);
     std::string bar(filled, '#');
     bar.resize(kWidth, '.');
-    std::fprintf(stderr, "\r%s [%s] %lld/%lld %s %.1f %s/s ETA %s%s", label_.c_str(), bar.c_str(),
+    std::fprintf(stderr, "\r%s [%s] %lld/%lld %s %s ETA %s%s", label_.c_str(), bar.c_str(),
                  static_cast<long long>(done_), static_cast<long long>(total_), unit_.c_str(),
-                 rate, unit_.c_str(), final ? human_duration(elapsed).c_str()
+                 rate_text(rate, unit_).c_str(), final ? human_duration(elapsed).c_str()
                                             : human_duration(eta).c_str(),
                  final ? " done\n" : "  ");
   } else {
-    std::fprintf(stderr, "%s: %lld/%lld %s (%.0f%%), %.1f %s/s, %s %s\n", label_.c_str(),
+    std::fprintf(stderr, "%s: %lld/%lld %s (%.0f%%), %s, %s %s\n", label_.c_str(),
                  static_cast<long long>(done_), static_cast<long long>(total_), unit_.c_str(),
-                 100.0 * frac, rate, unit_.c_str(), final ? "took" : "ETA",
+                 100.0 * frac, rate_text(rate, unit_).c_str(), final ? "took" : "ETA",
                  final ? human_duration(elapsed).c_str() : human_duration(eta).c_str());
   }
   std::fflush(stderr);
