@@ -13,7 +13,7 @@ using torch::indexing::Slice;
 // Eigen-decomposition of a symmetric PSD matrix, eigenvalues descending. The damping of §3.0
 // (a multiple of I) only shifts eigenvalues and is left out.
 std::pair<torch::Tensor, torch::Tensor> eigh_desc(const torch::Tensor& m) {
-  auto [values, vectors] = torch::linalg::eigh(0.5 * (m + m.t()), "L");
+  auto [values, vectors] = torch::linalg_eigh(0.5 * (m + m.t()), "L");
   return {values.flip(0), vectors.flip(1)};
 }
 }  // namespace
