@@ -236,7 +236,8 @@ nlohmann::ordered_json mla_config_json(const nlohmann::json& src, const ModelCon
   j["attention_bias"] = c.attention_bias && p.target == Target::kNative;
   j["qk_latent_layernorm"] = has_latent_norm(p);
   j["rope_interleave"] = true;
-  j["n_routed_experts"] = nullptr;  // dense: no runtime may build MoE layers (§2.2)
+  // Dense: every layer index is below first_k_dense_replace, so no runtime builds an MoE block
+  // (§2.2). n_routed_experts keeps its default: transformers 5 rejects null for it.
   j["first_k_dense_replace"] = c.num_hidden_layers;
   j["moe_layer_freq"] = 1;
   j["num_nextn_predict_layers"] = 0;
