@@ -59,7 +59,7 @@ stock)
   build-cuda/youzhi convert --model /tmp/stories260k --out /tmp/stories_stock_q --target stock --q-lora-rank 32 --freqfold 2 $C > /dev/null || echo "stock conversion FAILED"
   python3 tools/check_stock_export.py build-cuda/youzhi /tmp/yz_stock /tmp/yz_stock_q /tmp/stories_stock /tmp/stories_stock_q 2>&1 | grep -v Warning | tee "$OUT/stock_check.txt" ;;
 convert7b)
-  python3 tools/make_random_checkpoint.py tests/data/configs/qwen2.5-7b.json /tmp/q7b .gpu/data/qwen3_tokenizer.json
+  [ -f /tmp/q7b/config.json ] || python3 tools/make_random_checkpoint.py tests/data/configs/qwen2.5-7b.json /tmp/q7b .gpu/data/qwen3_tokenizer.json
   xz -dc .gpu/data/pretrain_10mb.txt.xz > /tmp/calib10.txt
   du -sb /tmp/q7b | tee "$OUT/q7b_size.txt"
   TIME=""; command -v /usr/bin/time > /dev/null && TIME="/usr/bin/time -v"

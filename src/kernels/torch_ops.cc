@@ -26,6 +26,7 @@ bool cuda_available() { return at::hasCUDA(); }
 int64_t device_peak_bytes(int device) {
 #ifdef YZ_WITH_CUDA
   namespace alloc = c10::cuda::CUDACachingAllocator;
+  (void)at::empty({1}, at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(device)));  // lazy init
   const auto stats = alloc::getDeviceStats(static_cast<c10::DeviceIndex>(device));
   return stats.allocated_bytes[0].peak;  // index 0 = StatType::AGGREGATE (all pools)
 #else
@@ -36,6 +37,8 @@ int64_t device_peak_bytes(int device) {
 
 void reset_device_peak(int device) {
 #ifdef YZ_WITH_CUDA
+  // The allocator refuses device queries until CUDA is initialised; a tiny allocation does it.
+  (void)at::empty({1}, at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(device)));
   c10::cuda::CUDACachingAllocator::resetPeakStats(static_cast<c10::DeviceIndex>(device));
 #else
   (void)device;
