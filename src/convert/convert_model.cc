@@ -95,7 +95,8 @@ nlohmann::ordered_json convert_model(const ConvertRequest& r) {
   StagedDir out(r.out, r.overwrite, {r.model});
   const ModelConfig cfg = load_config(r.model);
   MlaPlan probe = per_layer_plan(r.plan, cfg.num_hidden_layers);
-  if (probe.freqfold.empty()) probe.freqfold.assign(cfg.num_hidden_layers, cfg.head_dim / std::max<int64_t>(1, r.plan.rope_dim));
+  if (probe.freqfold.empty())
+    probe.freqfold.assign(cfg.num_hidden_layers, cfg.head_dim / std::max<int64_t>(1, probe.rope_dims.at(0)));
   validate_plan(cfg, probe);
   for (const auto& f : r.calib) YZ_CHECK(fs::is_regular_file(f), "--calib ", f.string(), ": no such file");
   for (const auto& f : r.select) YZ_CHECK(fs::is_regular_file(f), "--select ", f.string(), ": no such file");

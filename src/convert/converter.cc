@@ -16,6 +16,22 @@
 
 namespace yz {
 
+GqaAttentionImpl& gqa_attention(DecoderLayerImpl& layer) {
+  return *dynamic_cast<GqaAttentionImpl*>(layer.self_attn.get());
+}
+
+DecoderLayer build_mla_layer(const ModelConfig& cfg, int64_t l, DecoderLayerImpl& gqa,
+                             const std::map<std::string, torch::Tensor>& attn,
+                             const LoadOptions& options) {
+  auto params = gqa.named_parameters();
+  const std::string prefix = layer_prefix(l);
+  return load_decoder_layer(cfg, l, [&](const std::string& name) {
+    const std::string local = name.substr(prefix.size());
+    if (local.rfind("self_attn.", 0) == 0) return attn.at(local.substr(10));
+    return *params.find(local);
+  }, options);
+}
+
 namespace {
 
 constexpr int64_t kStreamTokens = 2048;  // tokens per layer forward (attention scores stay small)
@@ -56,20 +72,9 @@ struct Context {
   }
 };
 
-GqaAttentionImpl& gqa_attention(DecoderLayerImpl& layer) {
-  return *dynamic_cast<GqaAttentionImpl*>(layer.self_attn.get());
-}
-
-// An MLA decoder layer: attention from `attn` (local names), norms and MLP from the GQA layer.
 DecoderLayer mla_layer(const ModelConfig& cfg, int64_t l, DecoderLayerImpl& gqa,
                        const std::map<std::string, torch::Tensor>& attn, const Context& ctx) {
-  auto params = gqa.named_parameters();
-  const std::string prefix = layer_prefix(l);
-  return load_decoder_layer(cfg, l, [&](const std::string& name) {
-    const std::string local = name.substr(prefix.size());
-    if (local.rfind("self_attn.", 0) == 0) return attn.at(local.substr(10));
-    return *params.find(local);
-  }, {ctx.opt.device, ctx.opt.dtype});
+  return build_mla_layer(cfg, l, gqa, attn, {ctx.opt.device, ctx.opt.dtype});
 }
 
 // Σ over calibration tokens of the complex key Gram (§3.2 step 4), float64 on the device.
@@ -130,7 +135,9 @@ struct FoldSearch {
 FoldSearch search_freqfold(const Context& ctx, const MlaPlan& plan, const ConversionData& data) {
   const ModelConfig& c = ctx.src.config;
   YZ_CHECK(data.select.defined(), "--freqfold auto needs a selection split");
-  const std::vector<int64_t> folds = freqfold_choices(c, plan.rope_dim);
+  YZ_CHECK(is_uniform(plan), "--freqfold auto needs one --rope-dim for every layer");
+  const int64_t d_r = plan.rope_dims.at(0);
+  const std::vector<int64_t> folds = freqfold_choices(c, d_r);
   const torch::Tensor embed = ctx.src.tensor("model.embed_tokens.weight");
   ActivationStream calib = ctx.stream(data.calib);
   calib.embed(embed);
@@ -152,8 +159,8 @@ FoldSearch search_freqfold(const Context& ctx, const MlaPlan& plan, const Conver
     out.grams.push_back(key_gram(calib, *gqa, c));
     for (size_t i = 0; i < folds.size(); ++i) {
       Rotation rot = rorope_rotation(out.grams.back(), c.num_key_value_heads, c.head_dim,
-                                     plan.rope_dim, folds[i]);
-      auto attn = mla_attention_tensors(gqa_attention(*gqa), rot.p, plan.rope_dim, {});
+                                     d_r, folds[i]);
+      auto attn = mla_attention_tensors(gqa_attention(*gqa), rot.p, d_r, {});
       DecoderLayer layer = mla_layer(step1[i], l, *gqa, attn, ctx);
       sel[i].advance(*layer);
     }
@@ -184,13 +191,15 @@ nlohmann::ordered_json convert_stream(const ModelSource& src, MlaPlan plan,
                                       const ConversionOptions& opt) {
   const ModelConfig& c = src.config;
   const int64_t L = c.num_hidden_layers, G = c.num_key_value_heads, D = c.head_dim;
-  Context ctx{src, opt, {D, plan.rope_dim}};
-  nlohmann::ordered_json rep, phases = nlohmann::ordered_json::object();
   plan = per_layer_plan(plan, L);
+  std::vector<int64_t> dims = {D};
+  dims.insert(dims.end(), plan.rope_dims.begin(), plan.rope_dims.end());
+  Context ctx{src, opt, dims};
+  nlohmann::ordered_json rep, phases = nlohmann::ordered_json::object();
   std::vector<torch::Tensor> grams;
   if (plan.freqfold.empty()) {
     MlaPlan probe = plan;  // everything but f is checked before the search runs
-    probe.freqfold.assign(L, D / plan.rope_dim);
+    probe.freqfold.assign(L, D / plan.rope_dims.at(0));
     validate_plan(c, probe);
     PhaseMeter meter(opt.device);
     FoldSearch s = search_freqfold(ctx, plan, data);
@@ -242,19 +251,19 @@ nlohmann::ordered_json convert_stream(const ModelSource& src, MlaPlan plan,
     // Pass A on the original model -> RoRoPE + FreqFold rotation (§3.2).
     t0 = Clock::now();
     torch::Tensor gram = calib_orig ? key_gram(*calib_orig, *gqa, c) : grams[l];
-    Rotation rot = rorope_rotation(gram, G, D, plan.rope_dim, plan.freqfold[l]);
-    DecoderLayer step1 =
-        mla_layer(step1_cfg, l, *gqa, mla_attention_tensors(ga, rot.p, plan.rope_dim, {}), ctx);
+    const int64_t d_r = plan.rope_dims[l], r = plan.kv_lora_ranks[l];
+    Rotation rot = rorope_rotation(gram, G, D, d_r, plan.freqfold[l]);
+    DecoderLayer step1 = mla_layer(step1_cfg, l, *gqa, mla_attention_tensors(ga, rot.p, d_r, {}), ctx);
     t["pass_a_s"] += since(t0);
     // Pass B on the step-1 model: Gram of [K̃_nope, V] (§3.3–3.4) and of W_q x (§3.5).
     t0 = Clock::now();
-    const int64_t nk = G * D - plan.rope_dim;
+    const int64_t nk = G * D - d_r;
     torch::Tensor pd = rot.p.to(opt.device);
     torch::Tensor kv_gram, q_gram;
     calib_step1.observe(*gqa, [&](const torch::Tensor& x) {
       torch::Tensor k = ga.k_proj(x).reshape({-1, G * D}).to(torch::kDouble).mm(pd);
       torch::Tensor v = ga.v_proj(x).reshape({-1, G * D}).to(torch::kDouble);
-      torch::Tensor z = torch::cat({k.narrow(1, plan.rope_dim, nk), v}, 1);
+      torch::Tensor z = torch::cat({k.narrow(1, d_r, nk), v}, 1);
       torch::Tensor g = z.t().mm(z);
       kv_gram = kv_gram.defined() ? kv_gram + g : g;
       if (plan.q_lora_rank) {
@@ -266,16 +275,16 @@ nlohmann::ordered_json convert_stream(const ModelSource& src, MlaPlan plan,
     });
     t["pass_b_s"] += since(t0);
     t0 = Clock::now();
-    JointPca pca = balanced_kv_pca(kv_gram.cpu(), G * D, plan.rope_dim, plan.kv_lora_rank, plan.balance);
+    JointPca pca = balanced_kv_pca(kv_gram.cpu(), G * D, d_r, r, plan.balance);
     LayerExport what{&pca, {}, !stock};
     if (plan.q_lora_rank) what.q_basis = pca_basis(q_gram.cpu(), *plan.q_lora_rank);
-    auto attn = mla_attention_tensors(ga, rot.p, plan.rope_dim, what);
+    auto attn = mla_attention_tensors(ga, rot.p, d_r, what);
     nlohmann::ordered_json row = {{"layer", l}, {"freqfold", plan.freqfold[l]},
+                                  {"qk_rope_head_dim", d_r}, {"kv_lora_rank", r},
                                   {"alpha", pca.alpha}, {"rope_energy_kept", rot.rope_energy},
                                   {"pca_energy_kept", pca.energy_kept},
                                   {"key_error", pca.key_error}, {"value_error", pca.value_error}};
     if (norm) {
-      const int64_t r = plan.kv_lora_rank;
       torch::Tensor kva = attn.at("kv_a_proj_with_mqa.weight").narrow(0, 0, r);
       torch::Tensor kvb = attn.count("kv_a_proj_with_mqa.bias")
                               ? attn.at("kv_a_proj_with_mqa.bias").narrow(0, 0, r) : torch::Tensor();
@@ -292,7 +301,7 @@ nlohmann::ordered_json convert_stream(const ModelSource& src, MlaPlan plan,
     DecoderLayer nat{nullptr};
     if (stock)
       nat = mla_layer(native_cfg, l, *gqa,
-                      mla_attention_tensors(ga, rot.p, plan.rope_dim, {&pca, what.q_basis, true}), ctx);
+                      mla_attention_tensors(ga, rot.p, d_r, {&pca, what.q_basis, true}), ctx);
     layers.push_back(row);
     t["pca_s"] += since(t0);
     t0 = Clock::now();
@@ -331,8 +340,8 @@ nlohmann::ordered_json convert_stream(const ModelSource& src, MlaPlan plan,
   nlohmann::ordered_json sweep = meter.finish();
   for (const auto& [k, v] : t) sweep["breakdown"][k] = v;
   phases["convert"] = sweep;
-  rep["plan"] = {{"target", target_name(plan.target)}, {"kv_lora_rank", plan.kv_lora_rank},
-                 {"qk_rope_head_dim", plan.rope_dim}, {"freqfold", plan.freqfold},
+  rep["plan"] = {{"target", target_name(plan.target)}, {"kv_lora_rank", plan.kv_lora_ranks},
+                 {"qk_rope_head_dim", plan.rope_dims}, {"freqfold", plan.freqfold},
                  {"latent_norm", norm}};
   if (plan.q_lora_rank) rep["plan"]["q_lora_rank"] = *plan.q_lora_rank;
   rep["kv_elements_per_token"] = {{"before", c.kv_elements_per_token()},

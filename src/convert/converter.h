@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
@@ -53,6 +54,14 @@ struct ConversionOptions {
 nlohmann::ordered_json convert_stream(const ModelSource& source, MlaPlan plan,
                                       const ConversionData& data, const TensorSink& out,
                                       const ConversionOptions& options);
+
+// The GQA attention of a decoder layer.
+GqaAttentionImpl& gqa_attention(DecoderLayerImpl& layer);
+// An MLA decoder layer of `mla_config`: attention from `attn` (local names, e.g.
+// "kv_b_proj.weight"), norms and MLP from the GQA layer.
+DecoderLayer build_mla_layer(const ModelConfig& mla_config, int64_t layer, DecoderLayerImpl& gqa,
+                             const std::map<std::string, torch::Tensor>& attn,
+                             const LoadOptions& options);
 
 // In memory, for tests and benches: the converted and step-1 models plus the report.
 struct ConversionResult {

@@ -1,6 +1,7 @@
 // GQA -> MLA math (see gqa_to_mla.h). Index maps follow mla_conversion.md §3.2–§3.5 exactly.
 #include "convert/gqa_to_mla.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "util/error.h"
@@ -33,7 +34,9 @@ Target parse_target(const std::string& name) {
 bool has_latent_norm(const MlaPlan& p) { return p.latent_norm || p.target == Target::kStock; }
 
 MlaPlan step1_plan(const ModelConfig& c, MlaPlan p) {
+  p = per_layer_plan(p, c.num_hidden_layers);
   p.kv_lora_rank = max_kv_lora_rank(c, p.rope_dim);
+  for (size_t l = 0; l < p.rope_dims.size(); ++l) p.kv_lora_ranks[l] = max_kv_lora_rank(c, p.rope_dims[l]);
   p.q_lora_rank.reset();
   p.latent_norm = false;
   p.target = Target::kNative;
@@ -49,7 +52,16 @@ std::vector<int64_t> freqfold_choices(const ModelConfig& c, int64_t rope_dim) {
 
 MlaPlan per_layer_plan(MlaPlan plan, int64_t num_layers) {
   if (plan.freqfold.size() == 1) plan.freqfold.assign(num_layers, plan.freqfold[0]);
+  if (plan.rope_dims.empty()) plan.rope_dims.assign(num_layers, plan.rope_dim);
+  if (plan.kv_lora_ranks.empty()) plan.kv_lora_ranks.assign(num_layers, plan.kv_lora_rank);
   return plan;
+}
+
+bool is_uniform(const MlaPlan& p) {
+  auto same = [](const std::vector<int64_t>& v) {
+    return std::all_of(v.begin(), v.end(), [&](int64_t x) { return x == v.front(); });
+  };
+  return same(p.rope_dims) && same(p.kv_lora_ranks);
 }
 
 void validate_plan(const ModelConfig& c, const MlaPlan& p) {
@@ -59,19 +71,25 @@ void validate_plan(const ModelConfig& c, const MlaPlan& p) {
   YZ_CHECK(!c.sliding_window, "sliding-window attention is not supported");
   YZ_CHECK(!(c.attention_bias && c.model_type != "qwen2"),
            "o_proj biases (llama attention_bias) are not supported by the MLA layout");
-  const int64_t D = c.head_dim;
-  YZ_CHECK(p.rope_dim > 0 && p.rope_dim % 2 == 0 && D % p.rope_dim == 0, "--rope-dim ",
-           p.rope_dim, " must be even and divide head_dim ", D);
-  const int64_t cfactor = D / p.rope_dim, rmax = max_kv_lora_rank(c, p.rope_dim);
-  YZ_CHECK(p.kv_lora_rank > 0 && p.kv_lora_rank <= rmax, "--kv-lora-rank ", p.kv_lora_rank,
-           " must be in [1, ", rmax, "] (2·G·D − d_r)");
-  YZ_CHECK(static_cast<int64_t>(p.freqfold.size()) == c.num_hidden_layers,
-           "--freqfold lists ", p.freqfold.size(), " values for ", c.num_hidden_layers,
-           " layers");
-  for (int64_t f : p.freqfold)
+  const int64_t D = c.head_dim, L = c.num_hidden_layers;
+  YZ_CHECK(static_cast<int64_t>(p.freqfold.size()) == L, "--freqfold lists ", p.freqfold.size(),
+           " values for ", L, " layers");
+  YZ_CHECK(static_cast<int64_t>(p.rope_dims.size()) == L &&
+               static_cast<int64_t>(p.kv_lora_ranks.size()) == L,
+           "the plan must give d_r and r for each of the ", L, " layers");
+  for (int64_t l = 0; l < L; ++l) {
+    const int64_t d_r = p.rope_dims[l], r = p.kv_lora_ranks[l], f = p.freqfold[l];
+    const std::string at = L > 1 && !is_uniform(p) ? " (layer " + std::to_string(l) + ")" : "";
+    YZ_CHECK(d_r > 0 && d_r % 2 == 0 && D % d_r == 0, "--rope-dim ", d_r,
+             " must be even and divide head_dim ", D, at);
+    const int64_t cfactor = D / d_r, rmax = max_kv_lora_rank(c, d_r);
+    YZ_CHECK(r > 0 && r <= rmax, "--kv-lora-rank ", r, " must be in [1, ", rmax,
+             "] (2·G·D − d_r)", at);
     YZ_CHECK(f > 0 && f % cfactor == 0 && (D / 2) % f == 0, "--freqfold ", f,
-             " must be a multiple of c = head_dim / rope_dim = ", cfactor, " and divide ",
-             D / 2);
+             " must be a multiple of c = head_dim / rope_dim = ", cfactor, " and divide ", D / 2, at);
+  }
+  YZ_CHECK(p.target == Target::kNative || is_uniform(p),
+           "per-layer d_r / r need the native target (stock runtimes read one global value)");
   YZ_CHECK(p.balance > 0, "balance ratio must be positive");
   const int64_t HD = c.num_attention_heads * D;
   if (p.q_lora_rank)
@@ -228,11 +246,17 @@ nlohmann::ordered_json mla_config_json(const nlohmann::json& src, const ModelCon
   j["num_key_value_heads"] = c.num_attention_heads;
   if (p.q_lora_rank) j["q_lora_rank"] = *p.q_lora_rank;
   else j["q_lora_rank"] = nullptr;
-  j["kv_lora_rank"] = p.kv_lora_rank;
-  j["qk_rope_head_dim"] = p.rope_dim;
+  // Uniform dims are plain DeepSeek fields; per-layer dims are lists (our `native` extension).
+  const MlaPlan full = per_layer_plan(p, c.num_hidden_layers);
+  const bool uniform = is_uniform(full);
+  const int64_t d_r0 = full.rope_dims.at(0);
+  if (uniform) j["kv_lora_rank"] = full.kv_lora_ranks.at(0);
+  else j["kv_lora_rank"] = full.kv_lora_ranks;
+  if (uniform) j["qk_rope_head_dim"] = d_r0;
+  else j["qk_rope_head_dim"] = full.rope_dims;
   j["qk_nope_head_dim"] = c.head_dim;
   j["v_head_dim"] = c.head_dim;
-  j["head_dim"] = p.rope_dim;  // transformers sizes the rotary from head_dim
+  j["head_dim"] = d_r0;  // transformers sizes the rotary from head_dim
   j["attention_bias"] = c.attention_bias && p.target == Target::kNative;
   j["qk_latent_layernorm"] = has_latent_norm(p);
   j["rope_interleave"] = true;
@@ -243,8 +267,8 @@ nlohmann::ordered_json mla_config_json(const nlohmann::json& src, const ModelCon
   j["num_nextn_predict_layers"] = 0;
   j["torch_dtype"] = c.torch_dtype;
   j["youzhi"] = {{"converted_from", c.model_type}, {"target", target_name(p.target)},
-                 {"freqfold", p.freqfold}, {"kv_lora_rank", p.kv_lora_rank},
-                 {"qk_rope_head_dim", p.rope_dim}, {"balance_kv_ratio", p.balance},
+                 {"freqfold", full.freqfold}, {"kv_lora_rank", full.kv_lora_ranks},
+                 {"qk_rope_head_dim", full.rope_dims}, {"balance_kv_ratio", p.balance},
                  {"latent_norm", has_latent_norm(p)}};
   return j;
 }

@@ -19,13 +19,15 @@ namespace yz {
 enum class Target { kNative, kStock };
 
 struct MlaPlan {
-  int64_t rope_dim = 0;               // d_r (must divide head_dim)
+  int64_t rope_dim = 0;               // d_r (must divide head_dim), every layer unless rope_dims
   int64_t kv_lora_rank = 0;           // r; 2·G·D − d_r keeps everything (no truncation)
   std::vector<int64_t> freqfold;      // f per layer: multiple of c = D/d_r, divides D/2
   double balance = 1.0;               // β_bkv
   std::optional<int64_t> q_lora_rank; // r_q: low-rank query from a PCA of W_q x (§3.5)
   bool latent_norm = false;           // kv_a_layernorm (+ q_a_layernorm), γ = E[RMS] (§2.4)
   Target target = Target::kNative;    // stock implies latent_norm and drops every bias
+  std::vector<int64_t> rope_dims;     // per-layer d_r (budget plans; `native` only), else empty
+  std::vector<int64_t> kv_lora_ranks; // per-layer r, else empty
 };
 
 const char* target_name(Target t);
@@ -36,8 +38,10 @@ MlaPlan step1_plan(const ModelConfig& gqa, MlaPlan plan);
 // FreqFold sizes allowed by the plan's rope_dim: c, 2c, … up to head_dim / 2.
 std::vector<int64_t> freqfold_choices(const ModelConfig& gqa, int64_t rope_dim);
 
-// A plan whose single freqfold value applies to every layer, spelled out per layer.
+// The plan spelled out per layer: a single freqfold value, rope_dim and kv_lora_rank become
+// per-layer lists (rope_dims, kv_lora_ranks always filled afterwards; freqfold unless empty).
 MlaPlan per_layer_plan(MlaPlan plan, int64_t num_layers);
+bool is_uniform(const MlaPlan& plan);  // same d_r and r in every layer (stock-compatible)
 
 // Checks the plan against the model; errors name the flag and the allowed values.
 void validate_plan(const ModelConfig& gqa, const MlaPlan& plan);
