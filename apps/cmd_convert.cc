@@ -54,7 +54,8 @@ Command add_convert(CLI::App& app) {
     std::string model, out, rank = "default", device = "cpu", report;
     std::vector<std::string> freqfold = {"4"};
     std::string target = "native";
-    int64_t rope_dim = 0, q_lora_rank = 0;
+    int64_t rope_dim = 0, q_lora_rank = 0, kv_elements = 0;
+    double kv_budget = 0;
     bool json = false;
   };
   auto o = std::make_shared<Opts>();
@@ -71,6 +72,12 @@ Command add_convert(CLI::App& app) {
                "Add kv_a_layernorm (and q_a_layernorm) with weight E[RMS(latent)]");
   app.add_option("--target", o->target, "native (exact, biases kept) or stock (DeepSeek-V3 "
                  "runtimes: no biases, latent norms)");
+  app.add_option("--adaptive", o->req.adaptive,
+                 "Layer-adaptive plan: fold (per-layer f at uniform d_r, r) or budget (per-layer "
+                 "d_r, r, f under the KV budget; native target)");
+  app.add_option("--kv-budget", o->kv_budget, "KV cache budget as a fraction of the GQA cache");
+  app.add_option("--kv-elements", o->kv_elements, "KV cache budget in elements per token (all layers)");
+  app.add_option("--profile-cache", o->req.profile_cache, "Directory caching sensitivity profiles");
   app.add_option("--select", o->req.select,
                  "Selection text for --freqfold auto (default: documents held out from --calib)");
   app.add_option("--select-samples", o->req.selection.samples, "Selection windows");
@@ -118,6 +125,13 @@ Command add_convert(CLI::App& app) {
       }
     }
     if (o->q_lora_rank > 0) r.plan.q_lora_rank = o->q_lora_rank;
+    YZ_CHECK(o->kv_budget == 0 || o->kv_elements == 0, "give --kv-budget or --kv-elements, not both");
+    if (o->kv_budget > 0) r.kv_elements_per_layer = budget_elements_per_layer(cfg, o->kv_budget);
+    if (o->kv_elements > 0) r.kv_elements_per_layer = o->kv_elements / cfg.num_hidden_layers;
+    if (r.kv_elements_per_layer > 0) {
+      YZ_CHECK(o->rank == "default", "--kv-lora-rank and a KV budget exclude each other");
+      r.plan.kv_lora_rank = r.kv_elements_per_layer - r.plan.rope_dim;
+    }
     r.plan.target = parse_target(o->target);
     r.progress = !o->json;
     nlohmann::ordered_json report = convert_model(r);

@@ -18,5 +18,6 @@ Command add_generate(CLI::App& app);
 Command add_logits(CLI::App& app);
 Command add_convert(CLI::App& app);
 Command add_demo(CLI::App& app);
+Command add_bench(CLI::App& app);
 
 }  // namespace yz::apps

@@ -28,6 +28,8 @@ int main(int argc, char** argv) {
       yz::apps::add_logits);
   add("convert", "Convert a GQA model to Multi-head Latent Attention", yz::apps::add_convert);
   add("demo", "Run the main job on the bundled model", yz::apps::add_demo);
+  add("bench", "Benchmarks (bench convert: uniform vs layer-adaptive conversion)",
+      yz::apps::add_bench);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

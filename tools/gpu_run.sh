@@ -4,7 +4,9 @@
 # suite incl. the `gpu` label), goldens (tokenizer goldens from `tokenizers`), tokbench
 # (tokenizer benchmark), decbench (decoder benchmark vs transformers), stock (converted `stock`
 # checkpoints load in transformers with our logits), convert7b (a Qwen2.5-7B-shaped random
-# checkpoint converted on the GPU: time and peak memory). At most 8 files return.
+# checkpoint converted on the GPU: time and peak memory), benchconv (`youzhi bench convert` on
+# yz-qwen2-gqa-16m at budgets 0.5 and 0.333, 3 seeds; the README's adaptive table), plan7b
+# (cost of an adaptive fold plan on the 7B shape). At most 8 files return.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/yz_out}; mkdir -p "$OUT"
@@ -58,6 +60,23 @@ stock)
   build-cuda/youzhi convert --model /tmp/stories260k --out /tmp/stories_stock --target stock $C > /dev/null &&
   build-cuda/youzhi convert --model /tmp/stories260k --out /tmp/stories_stock_q --target stock --q-lora-rank 32 --freqfold 2 $C > /dev/null || echo "stock conversion FAILED"
   python3 tools/check_stock_export.py build-cuda/youzhi /tmp/yz_stock /tmp/yz_stock_q /tmp/stories_stock /tmp/stories_stock_q 2>&1 | grep -v Warning | tee "$OUT/stock_check.txt" ;;
+benchconv)
+  for f in calib_2m select_1m wiki400k_lf sec400k; do xz -dkf .gpu/data/$f.txt.xz; done
+  D=.gpu/data
+  for b in 0.5:half 0.333:third; do
+    build-cuda/youzhi bench convert --model models/yz-qwen2-gqa-16m --kv-budget ${b%%:*} \
+      --calib $D/calib_2m.txt --select $D/select_1m.txt --eval-file $D/wiki400k_lf.txt \
+      --eval-file $D/sec400k.txt --seeds 3 --calib-samples 128 --calib-len 256 \
+      --select-samples 16 --select-len 1024 --eval-ctx 1024 --eval-chunks 32 --device cuda \
+      --out "$OUT/bench_convert_${b#*:}.json" 2> /tmp/bench_${b#*:}.err | tail -9
+  done ;;
+plan7b)
+  [ -f /tmp/q7b/config.json ] || python3 tools/make_random_checkpoint.py tests/data/configs/qwen2.5-7b.json /tmp/q7b .gpu/data/qwen3_tokenizer.json
+  xz -dc .gpu/data/pretrain_10mb.txt.xz > /tmp/calib10.txt
+  build-cuda/youzhi convert --model /tmp/q7b --out /tmp/q7b_fold --overwrite --device cuda --adaptive fold \
+    --kv-budget 0.5625 --calib /tmp/calib10.txt --calib-samples 16 --calib-len 2048 --select-samples 2 \
+    --select-len 2048 --report "$OUT/plan7b.json" 2> /tmp/plan7b.err | tail -3
+  python3 -c "import json; a=json.load(open('$OUT/plan7b.json'))['adaptive']; print(a['cost'], a['wall_s'])" ;;
 convert7b)
   [ -f /tmp/q7b/config.json ] || python3 tools/make_random_checkpoint.py tests/data/configs/qwen2.5-7b.json /tmp/q7b .gpu/data/qwen3_tokenizer.json
   xz -dc .gpu/data/pretrain_10mb.txt.xz > /tmp/calib10.txt

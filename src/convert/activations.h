@@ -28,9 +28,13 @@ class ActivationStream {
   double nll_sum(RmsNormImpl& norm, const torch::Tensor& head_weight);
   int64_t predictions() const { return ids_.size(0) * (ids_.size(1) - 1); }
   int64_t tokens() const { return ids_.numel(); }
+  // Streams own their hidden states: copies are explicit (advance() updates them in place).
   ActivationStream copy() const;  // same tokens and context, its own hidden states
+  ActivationStream(ActivationStream&&) = default;
+  ActivationStream& operator=(ActivationStream&&) = default;
 
  private:
+  ActivationStream(const ActivationStream&) = default;
   torch::Tensor ids_;  // [N, T] int64 on the device
   torch::Tensor h_;    // [N, T, hidden]
   ForwardContext ctx_;

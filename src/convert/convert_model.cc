@@ -1,9 +1,12 @@
 // Sources, sinks and the file-level `youzhi convert` (see converter.h): validation before heavy
 // work, tokenized calibration / selection / evaluation windows, the streamed conversion written
 // into a staged directory that only appears complete.
+#include <cmath>
 #include <map>
+#include <optional>
 
 #include "convert/converter.h"
+#include "convert/planner.h"
 #include "util/error.h"
 #include "util/json_file.h"
 #include "util/safetensors.h"
@@ -90,7 +93,14 @@ bool same_file(const fs::path& a, const fs::path& b) {
 
 }  // namespace
 
-nlohmann::ordered_json convert_model(const ConvertRequest& r) {
+int64_t budget_elements_per_layer(const ModelConfig& c, double fraction) {
+  YZ_CHECK(fraction > 0 && fraction <= 1, "--kv-budget ", fraction,
+           " must be a fraction of the GQA cache in (0, 1]");
+  return static_cast<int64_t>(std::llround(fraction * 2 * c.num_key_value_heads * c.head_dim));
+}
+
+nlohmann::ordered_json convert_model(const ConvertRequest& request) {
+  ConvertRequest r = request;
   // Everything that can be wrong with the inputs is checked before heavy work.
   StagedDir out(r.out, r.overwrite, {r.model});
   const ModelConfig cfg = load_config(r.model);
@@ -102,20 +112,47 @@ nlohmann::ordered_json convert_model(const ConvertRequest& r) {
   for (const auto& f : r.select) YZ_CHECK(fs::is_regular_file(f), "--select ", f.string(), ": no such file");
   for (const auto& f : r.eval_files) {
     YZ_CHECK(fs::is_regular_file(f), "--eval-file ", f.string(), ": no such file");
-    const bool auto_fold = r.plan.freqfold.empty();
+    const bool auto_fold = r.plan.freqfold.empty() || !r.adaptive.empty();
     for (const auto& s : (r.select.empty() ? r.calib : r.select))
       YZ_CHECK(!auto_fold || !same_file(f, s), "--eval-file ", f.string(),
-               " is also the selection text: --freqfold auto must select on held-out text");
+               " is also the selection text: --freqfold auto and --adaptive must select on held-out text");
   }
+  const bool adaptive = !r.adaptive.empty();
+  std::optional<AdaptiveMode> mode;
+  if (adaptive) mode = parse_adaptive_mode(r.adaptive);
   tok::Tokenizer tk = tok::Tokenizer::from_file(r.model);
   ConversionData data;
-  if (r.plan.freqfold.empty() && r.select.empty()) {
+  if (adaptive || (r.plan.freqfold.empty() && r.select.empty())) {
     CalibrationSplit split = sample_calibration_split(tk, r.calib, r.calibration, r.selection);
     data.calib = split.calib;
     data.select = split.select;
   } else {
     data.calib = sample_calibration(tk, r.calib, r.calibration);
     if (r.plan.freqfold.empty()) data.select = sample_calibration(tk, r.select, r.selection);
+  }
+  nlohmann::ordered_json adaptive_report;
+  if (adaptive) {
+    // Plan on the model in memory (profiles need every layer), then convert streamed.
+    PlanRequest pr;
+    pr.mode = *mode;
+    pr.elements_per_layer = r.kv_elements_per_layer > 0 ? r.kv_elements_per_layer
+                                                        : probe.rope_dims.at(0) + probe.kv_lora_ranks.at(0);
+    pr.rope_dim = probe.rope_dims.at(0);
+    pr.balance = r.plan.balance;
+    pr.profile_cache = r.profile_cache;
+    pr.cache_key = fs::weakly_canonical(r.model).string() + "|" +
+                   std::to_string(Checkpoint(r.model).num_bytes());
+    pr.progress = r.progress;
+    CausalLm gqa = load_causal_lm(r.model, {r.device, torch::kFloat});
+    AdaptivePlan ap = plan_adaptive(gqa, read_json_file(r.model / "config.json"), data.calib,
+                                    data.select, pr);
+    const MlaPlan base = r.plan;
+    r.plan = ap.plan;
+    r.plan.q_lora_rank = base.q_lora_rank;
+    r.plan.latent_norm = base.latent_norm;
+    r.plan.target = base.target;
+    validate_plan(cfg, r.plan);
+    adaptive_report = ap.report;
   }
   for (const auto& f : r.eval_files)
     data.eval.emplace_back(f.filename().string(), eval_windows(tk, f, r.eval_ctx, r.eval_chunks));
@@ -135,6 +172,7 @@ nlohmann::ordered_json convert_model(const ConvertRequest& r) {
   writer.finish();
   report["calibration"] = {{"samples", r.calibration.samples}, {"length", r.calibration.length},
                            {"seed", r.calibration.seed}};
+  if (adaptive) report["adaptive"] = adaptive_report;
   MlaPlan done = per_layer_plan(r.plan, cfg.num_hidden_layers);
   done.freqfold = report["plan"]["freqfold"].get<std::vector<int64_t>>();
   nlohmann::ordered_json config = mla_config_json(read_json_file(r.model / "config.json"), cfg, done);

@@ -89,7 +89,14 @@ struct ConvertRequest {
   bool overwrite = false;
   torch::Device device = torch::kCPU;
   bool progress = true;
+  // Layer-adaptive planning (planner.h): "fold" or "budget"; empty = the plan as given.
+  std::string adaptive;
+  int64_t kv_elements_per_layer = 0;  // budget: mean r + d_r per layer (0: d_r + kv_lora_rank)
+  fs::path profile_cache;             // reuse sensitivity profiles across budgets
 };
+
+// KV elements per layer for a budget given as a fraction of the GQA cache (2·G·D per layer).
+int64_t budget_elements_per_layer(const ModelConfig& gqa, double fraction);
 
 // Validates everything before heavy work, converts, writes request.out atomically (weights in
 // the source dtype, config.json with the `youzhi` record, tokenizer files); returns the report.

@@ -1,0 +1,524 @@
+// Layer-adaptive planning (see planner.h): profiles, knapsack, refinement.
+#include "convert/planner.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <functional>
+#include <map>
+#include <numeric>
+#include <sstream>
+
+#include "convert/activations.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/json_file.h"
+#include "util/progress.h"
+
+namespace yz {
+
+const char* adaptive_mode_name(AdaptiveMode m) { return m == AdaptiveMode::kFold ? "fold" : "budget"; }
+
+AdaptiveMode parse_adaptive_mode(const std::string& name) {
+  if (name == "fold") return AdaptiveMode::kFold;
+  if (name == "budget") return AdaptiveMode::kBudget;
+  YZ_THROW(ErrorKind::kUsage, "--adaptive must be fold or budget, not '", name, "'");
+}
+
+std::vector<LayerChoice> fold_choices(const ModelConfig& c, int64_t d_r, int64_t r) {
+  std::vector<LayerChoice> out;
+  for (int64_t f : freqfold_choices(c, d_r)) out.push_back({d_r, r, f});
+  return out;
+}
+
+std::vector<size_t> knapsack(const std::vector<std::vector<LayerChoice>>& choices,
+                             const std::vector<std::vector<double>>& loss, int64_t budget) {
+  int64_t unit = 0;
+  for (const auto& layer : choices)
+    for (const auto& ch : layer) unit = std::gcd(unit, ch.cost());
+  YZ_ASSERT(unit > 0, "knapsack without choices");
+  const int64_t cap = budget / unit, L = static_cast<int64_t>(choices.size());
+  constexpr double kInf = 1e300;
+  // best[l][b]: least loss of layers < l at exactly b units; pick[l][b]: choice of layer l − 1.
+  std::vector<std::vector<double>> best(L + 1, std::vector<double>(cap + 1, kInf));
+  std::vector<std::vector<int64_t>> pick(L + 1, std::vector<int64_t>(cap + 1, -1));
+  best[0][0] = 0;
+  for (int64_t l = 0; l < L; ++l)
+    for (int64_t b = 0; b <= cap; ++b) {
+      if (best[l][b] >= kInf) continue;
+      for (size_t k = 0; k < choices[l].size(); ++k) {
+        const int64_t nb = b + choices[l][k].cost() / unit;
+        if (nb > cap) continue;
+        const double v = best[l][b] + loss[l][k];
+        if (v < best[l + 1][nb]) best[l + 1][nb] = v, pick[l + 1][nb] = static_cast<int64_t>(k);
+      }
+    }
+  int64_t end = -1;
+  for (int64_t b = 0; b <= cap; ++b)
+    if (best[L][b] < kInf && (end < 0 || best[L][b] < best[L][end])) end = b;
+  YZ_CHECK(end >= 0, "the KV budget of ", budget, " elements per token is below the cheapest plan");
+  std::vector<size_t> out(L);
+  for (int64_t l = L; l > 0; --l) {
+    const size_t k = static_cast<size_t>(pick[l][end]);
+    out[l - 1] = k;
+    end -= choices[l - 1][k].cost() / unit;
+  }
+  return out;
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string choice_key(const LayerChoice& c) {
+  return std::to_string(c.rope_dim) + "/" + std::to_string(c.kv_lora_rank) + "/" +
+         std::to_string(c.freqfold);
+}
+
+std::string ids_hash(const torch::Tensor& ids) {
+  torch::Tensor t = ids.to(torch::kCPU, torch::kLong).contiguous();
+  const auto* p = reinterpret_cast<const char*>(t.data_ptr<int64_t>());
+  std::ostringstream s;
+  s << std::hex << std::hash<std::string>{}(std::string(p, p + t.numel() * 8)) << "x" << std::dec
+    << t.size(0) << "x" << t.size(1);
+  return s.str();
+}
+
+class Planner {
+ public:
+  Planner(CausalLm& gqa, const nlohmann::json& config_json, const torch::Tensor& calib,
+          const torch::Tensor& select, const PlanRequest& req)
+      : gqa_(gqa), json_(config_json), c_(gqa->config), req_(req),
+        device_(gqa->model->embed_tokens->weight.device()),
+        dtype_(gqa->model->embed_tokens->weight.scalar_type()) {
+    const int64_t D = c_.head_dim, G = c_.num_key_value_heads, L = c_.num_hidden_layers;
+    std::vector<int64_t> dims = {D};
+    for (int64_t d : {D / 4, D / 2}) if (d >= 2 && d % 2 == 0) dims.push_back(d);
+    torch::Tensor embed = gqa->model->embed_tokens->weight;
+    auto stream = [&](const torch::Tensor& ids) {
+      ActivationStream s(ids, c_.rope, c_.max_position_embeddings, dims,
+                         std::max<int64_t>(1, 2048 / ids.size(1)), device_, dtype_);
+      s.embed(embed);
+      return s;
+    };
+    // One pass of the original model over both sets: per-layer [k, v] Grams from calibration,
+    // selection hidden states at every layer input.
+    ActivationStream cal = stream(calib);
+    ActivationStream sel = stream(select);
+    Progress bar("calibration Grams", L, "layers", req.progress);
+    for (int64_t l = 0; l < L; ++l) {
+      DecoderLayerImpl& layer = orig(l);
+      GqaAttentionImpl& a = gqa_attention(layer);
+      torch::Tensor gram;
+      cal.observe(layer, [&](const torch::Tensor& x) {
+        torch::Tensor z = torch::cat({a.k_proj(x), a.v_proj(x)}, -1).reshape({-1, 2 * G * D})
+                              .to(torch::kDouble);
+        torch::Tensor g = z.t().mm(z);
+        gram = gram.defined() ? gram + g : g;
+      });
+      grams_.push_back(gram.cpu());
+      sel_in_.push_back(sel.copy());  // input of layer l
+      cal.advance(layer);
+      sel.advance(layer);
+      bar.add(1);
+    }
+    bar.finish();
+    sel_in_.push_back(sel.copy());  // after the last layer
+    head_ = lm_head_weight();
+    base_nll_ = sel.nll_sum(*gqa_->model->norm, head_);
+    predictions_ = sel.predictions();
+  }
+
+  double base_nll() const { return base_nll_ / predictions_; }
+  int64_t layer_passes() const { return layer_passes_; }
+
+  // ΔNLL per token when only layer l is converted with `choice`.
+  double single_layer_delta(int64_t l, const LayerChoice& choice) {
+    DecoderLayer conv = build(l, choice);
+    std::vector<DecoderLayerImpl*> rest = {conv.get()};
+    for (int64_t m = l + 1; m < c_.num_hidden_layers; ++m) rest.push_back(&orig(m));
+    return (run(sel_in_[l], rest) - base_nll_) / predictions_;
+  }
+
+  // Selection NLL per token of a full plan (layers built as in the profiles), starting from the
+  // cached input of layer `from` under the current plan; `update` (optional) receives the new
+  // per-layer inputs so that later trials start from them.
+  double plan_nll(const std::vector<LayerChoice>& plan, int64_t from,
+                  const std::vector<ActivationStream>& states,
+                  std::vector<ActivationStream>* update = nullptr) {
+    ActivationStream s = states[from].copy();
+    for (int64_t l = from; l < c_.num_hidden_layers; ++l) {
+      if (update != nullptr) (*update)[l] = s.copy();
+      DecoderLayer layer = build(l, plan[l]);
+      s.advance(*layer);
+      ++layer_passes_;
+    }
+    return s.nll_sum(*gqa_->model->norm, head_) / predictions_;
+  }
+  // Layer inputs of the original model: the starting states of a plan evaluation.
+  std::vector<ActivationStream> initial_states() const {
+    std::vector<ActivationStream> out;
+    for (const auto& s : sel_in_) out.push_back(s.copy());
+    return out;
+  }
+
+ private:
+  DecoderLayerImpl& orig(int64_t l) { return *gqa_->model->layers[l]->as<DecoderLayerImpl>(); }
+
+  torch::Tensor lm_head_weight() const {
+    return gqa_->lm_head ? gqa_->lm_head->weight : gqa_->model->embed_tokens->weight;
+  }
+
+  double run(const ActivationStream& input, const std::vector<DecoderLayerImpl*>& layers) {
+    ActivationStream s = input.copy();
+    for (auto* layer : layers) {
+      s.advance(*layer);
+      ++layer_passes_;
+    }
+    return s.nll_sum(*gqa_->model->norm, head_);
+  }
+
+  // Layer l converted with `choice`, both steps calibrated on the original model's inputs: the
+  // joint Gram of [K P, V] is Mᵀ Gram([k, v]) M with M = blockdiag(P[:, d_r:], I) (§3.3–3.4).
+  DecoderLayer build(int64_t l, const LayerChoice& ch) {
+    const int64_t G = c_.num_key_value_heads, D = c_.head_dim, GD = G * D, d_r = ch.rope_dim;
+    const torch::Tensor& g = grams_[l];
+    std::vector<int64_t> re, im;
+    for (int64_t j = 0; j < G; ++j)
+      for (int64_t i = 0; i < D / 2; ++i) re.push_back(j * D + i), im.push_back(j * D + D / 2 + i);
+    torch::Tensor ri = torch::tensor(re), ii = torch::tensor(im);
+    torch::Tensor gk = g.narrow(0, 0, GD).narrow(1, 0, GD);
+    torch::Tensor complex = gk.index_select(0, ri).index_select(1, ri) +
+                            gk.index_select(0, ii).index_select(1, ii);
+    Rotation rot = rorope_rotation(complex, G, D, d_r, ch.freqfold);
+    torch::Tensor m = torch::zeros({2 * GD, 2 * GD - d_r}, torch::kDouble);
+    m.narrow(0, 0, GD).narrow(1, 0, GD - d_r).copy_(rot.p.narrow(1, d_r, GD - d_r));
+    m.narrow(0, GD, GD).narrow(1, GD - d_r, GD).copy_(torch::eye(GD, torch::kDouble));
+    JointPca pca = balanced_kv_pca(m.t().mm(g).mm(m), GD, d_r, ch.kv_lora_rank, req_.balance);
+    auto attn = mla_attention_tensors(gqa_attention(orig(l)), rot.p, d_r, {&pca});
+    return build_mla_layer(config_for(ch), l, orig(l), attn, {device_, dtype_});
+  }
+
+  const ModelConfig& config_for(const LayerChoice& ch) {
+    const std::string key = choice_key(ch);
+    auto it = configs_.find(key);
+    if (it == configs_.end()) {
+      MlaPlan p{ch.rope_dim, ch.kv_lora_rank, {ch.freqfold}, req_.balance};
+      it = configs_.emplace(key, parse_config(mla_config_json(json_, c_, p), "plan config")).first;
+    }
+    return it->second;
+  }
+
+  CausalLm& gqa_;
+  const nlohmann::json& json_;
+  const ModelConfig& c_;
+  PlanRequest req_;
+  torch::Device device_;
+  torch::ScalarType dtype_;
+  std::vector<torch::Tensor> grams_;        // per layer [2GD, 2GD] float64: Σ [k, v]ᵀ[k, v]
+  std::vector<ActivationStream> sel_in_;    // selection hidden states at each layer input
+  torch::Tensor head_;
+  double base_nll_ = 0;
+  int64_t predictions_ = 0, layer_passes_ = 0;
+  std::map<std::string, ModelConfig> configs_;
+};
+
+int64_t round_to(double x, int64_t step) {
+  return std::max<int64_t>(step, static_cast<int64_t>(std::llround(x / step)) * step);
+}
+
+struct Profiles {
+  std::vector<std::vector<LayerChoice>> choices;  // per layer
+  std::vector<std::vector<double>> delta;         // ΔNLL per token, same shape
+};
+
+nlohmann::ordered_json profiles_json(const Profiles& p) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  for (size_t l = 0; l < p.choices.size(); ++l) {
+    nlohmann::ordered_json row = nlohmann::ordered_json::array();
+    for (size_t k = 0; k < p.choices[l].size(); ++k) {
+      const LayerChoice& c = p.choices[l][k];
+      row.push_back({{"qk_rope_head_dim", c.rope_dim}, {"kv_lora_rank", c.kv_lora_rank},
+                     {"freqfold", c.freqfold}, {"delta_nll", p.delta[l][k]}});
+    }
+    out.push_back(row);
+  }
+  return out;
+}
+
+Profiles profiles_from_json(const nlohmann::json& j) {
+  Profiles p;
+  for (const auto& row : j) {
+    p.choices.emplace_back();
+    p.delta.emplace_back();
+    for (const auto& c : row) {
+      p.choices.back().push_back({c["qk_rope_head_dim"].get<int64_t>(),
+                                  c["kv_lora_rank"].get<int64_t>(), c["freqfold"].get<int64_t>()});
+      p.delta.back().push_back(c["delta_nll"].get<double>());
+    }
+  }
+  return p;
+}
+
+// Profiles every layer: fold mode all f at (d_r, r); budget mode, per d_r ∈ {D/4, D/2, D}, all f
+// at the budget's rank, then a grid of r with that d_r's best f.
+Profiles measure_profiles(Planner& planner, const ModelConfig& c, const PlanRequest& req,
+                          int64_t d_r0) {
+  const int64_t L = c.num_hidden_layers, D = c.head_dim, k = req.elements_per_layer;
+  const int64_t step = k >= 64 ? 8 : 2;
+  std::vector<int64_t> ropes = {d_r0};
+  if (req.mode == AdaptiveMode::kBudget) {
+    ropes.clear();
+    for (int64_t d : {D / 4, D / 2, D})
+      if (d >= 2 && d % 2 == 0 && D % d == 0 && d < k) ropes.push_back(d);
+  }
+  int64_t total = 0;
+  for (int64_t d : ropes) total += static_cast<int64_t>(freqfold_choices(c, d).size()) + 4;
+  Profiles p{std::vector<std::vector<LayerChoice>>(L), std::vector<std::vector<double>>(L)};
+  Progress bar("sensitivity profiles", L * (req.mode == AdaptiveMode::kFold
+                                              ? static_cast<int64_t>(freqfold_choices(c, d_r0).size())
+                                              : total), "layer-choices", req.progress);
+  for (int64_t l = 0; l < L; ++l) {
+    auto add = [&](const LayerChoice& ch) {
+      for (const auto& have : p.choices[l]) if (have == ch) return;
+      p.choices[l].push_back(ch);
+      p.delta[l].push_back(planner.single_layer_delta(l, ch));
+      bar.add(1);
+    };
+    for (int64_t d : ropes) {
+      const int64_t rmax = max_kv_lora_rank(c, d);
+      const int64_t r_ref = std::clamp<int64_t>(k - d, 1, rmax);
+      const size_t first = p.choices[l].size();
+      for (int64_t f : freqfold_choices(c, d)) add({d, r_ref, f});
+      if (req.mode == AdaptiveMode::kFold) continue;
+      size_t best = first;
+      for (size_t i = first; i < p.choices[l].size(); ++i)
+        if (p.delta[l][i] < p.delta[l][best]) best = i;
+      const int64_t f = p.choices[l][best].freqfold;
+      for (double m : {0.5, 0.75, 1.25, 1.5}) {
+        const int64_t r = std::min(rmax, round_to(m * k - d, step));
+        if (r > 0) add({d, r, f});
+      }
+    }
+  }
+  bar.finish();
+  return p;
+}
+
+// Pareto front of one layer's profile: choices by ascending cost with strictly falling ΔNLL.
+std::vector<size_t> pareto(const std::vector<LayerChoice>& ch, const std::vector<double>& d) {
+  std::vector<size_t> idx(ch.size());
+  std::iota(idx.begin(), idx.end(), 0);
+  std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) {
+    return ch[a].cost() != ch[b].cost() ? ch[a].cost() < ch[b].cost() : d[a] < d[b];
+  });
+  std::vector<size_t> front;
+  for (size_t i : idx)
+    if (front.empty() || d[i] < d[front.back()]) front.push_back(i);
+  return front;
+}
+
+nlohmann::ordered_json plan_json(const std::vector<LayerChoice>& plan) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  for (const auto& c : plan)
+    out.push_back({{"qk_rope_head_dim", c.rope_dim}, {"kv_lora_rank", c.kv_lora_rank},
+                   {"freqfold", c.freqfold}});
+  return out;
+}
+
+}  // namespace
+
+AdaptivePlan plan_adaptive(CausalLm& gqa, const nlohmann::json& config_json,
+                           const torch::Tensor& calib, const torch::Tensor& select,
+                           const PlanRequest& req) {
+  const auto t0 = Clock::now();
+  const ModelConfig& c = gqa->config;
+  const int64_t L = c.num_hidden_layers, D = c.head_dim, k = req.elements_per_layer;
+  const int64_t d_r0 = req.rope_dim > 0 ? req.rope_dim : D / 2;
+  YZ_CHECK(k > d_r0 && k - d_r0 <= max_kv_lora_rank(c, d_r0), "a KV budget of ", k,
+           " elements per layer needs d_r (", d_r0, ") < budget <= ", 2 * c.num_key_value_heads * D);
+  {
+    MlaPlan probe{d_r0, k - d_r0, {D / d_r0}, req.balance};
+    validate_plan(c, per_layer_plan(probe, L));
+  }
+  Planner planner(gqa, config_json, calib, select, req);
+  // Profiles, from the cache when model, data and settings match.
+  std::ostringstream key;
+  key << req.cache_key << "|" << adaptive_mode_name(req.mode) << "|" << k << "|" << d_r0 << "|"
+      << req.balance << "|" << ids_hash(calib) << "|" << ids_hash(select);
+  std::ostringstream name;
+  name << "profile-" << std::hex << std::hash<std::string>{}(key.str()) << ".json";
+  const fs::path cache = req.profile_cache.empty() ? fs::path() : req.profile_cache / name.str();
+  Profiles prof;
+  bool cached = false;
+  if (!cache.empty() && fs::is_regular_file(cache)) {
+    nlohmann::json j = read_json_file(cache);
+    if (j.value("key", std::string()) == key.str()) {
+      prof = profiles_from_json(j["profiles"]);
+      cached = true;
+    }
+  }
+  const int64_t passes_before = planner.layer_passes();
+  if (!cached) {
+    prof = measure_profiles(planner, c, req, d_r0);
+    if (!cache.empty()) {
+      fs::create_directories(req.profile_cache);
+      nlohmann::ordered_json j = {{"key", key.str()}, {"profiles", profiles_json(prof)}};
+      write_file_atomic(cache, j.dump() + "\n");
+    }
+  }
+  const int64_t profile_passes = planner.layer_passes() - passes_before;
+
+  // Initial plan from the profiles (additivity assumption).
+  std::vector<size_t> idx(L);
+  if (req.mode == AdaptiveMode::kFold) {
+    for (int64_t l = 0; l < L; ++l)
+      idx[l] = static_cast<size_t>(std::min_element(prof.delta[l].begin(), prof.delta[l].end()) -
+                                   prof.delta[l].begin());
+  } else {
+    idx = knapsack(prof.choices, prof.delta, k * L);
+  }
+  std::vector<LayerChoice> cur(L);
+  for (int64_t l = 0; l < L; ++l) cur[l] = prof.choices[l][idx[l]];
+  auto spend_slack = [&](std::vector<LayerChoice>& plan) {
+    // Budget plans: unused elements go to the ranks of the most sensitive layers.
+    int64_t slack = k * L;
+    for (const auto& ch : plan) slack -= ch.cost();
+    std::vector<int64_t> order(L);
+    std::iota(order.begin(), order.end(), 0);
+    std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+      return *std::max_element(prof.delta[a].begin(), prof.delta[a].end()) >
+             *std::max_element(prof.delta[b].begin(), prof.delta[b].end());
+    });
+    for (int64_t l : order) {
+      const int64_t add = std::min(slack, max_kv_lora_rank(c, plan[l].rope_dim) - plan[l].kv_lora_rank);
+      plan[l].kv_lora_rank += add;
+      slack -= add;
+    }
+  };
+  if (req.mode == AdaptiveMode::kBudget) spend_slack(cur);
+  const std::vector<LayerChoice> initial = cur;
+
+  // Refinement on the fully converted model (interaction-aware), scored on the selection split.
+  std::vector<ActivationStream> states = planner.initial_states();
+  double nll = planner.plan_nll(cur, 0, states, &states);
+  const double initial_nll = nll;
+  int64_t trials = 0, accepted = 0;
+  auto try_plan = [&](const std::vector<LayerChoice>& trial, int64_t from) {
+    ++trials;
+    const double t = planner.plan_nll(trial, from, states);
+    if (t >= nll - 1e-9 * std::abs(nll)) return false;
+    nll = planner.plan_nll(trial, from, states, &states);
+    cur = trial;
+    ++accepted;
+    return true;
+  };
+  std::vector<int64_t> order(L);
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+    auto range = [&](int64_t l) {
+      auto [lo, hi] = std::minmax_element(prof.delta[l].begin(), prof.delta[l].end());
+      return *hi - *lo;
+    };
+    return range(a) > range(b);
+  });
+  for (int sweep = 0; sweep < req.refine_sweeps; ++sweep) {
+    const int64_t before = accepted;
+    if (req.mode == AdaptiveMode::kFold) {
+      // Coordinate descent (§7.2 step 5): each layer tries half and double its fold.
+      for (int64_t l : order) {
+        const auto folds = freqfold_choices(c, cur[l].rope_dim);
+        for (int64_t f : {cur[l].freqfold / 2, cur[l].freqfold * 2}) {
+          if (std::find(folds.begin(), folds.end(), f) == folds.end()) continue;
+          std::vector<LayerChoice> trial = cur;
+          trial[l].freqfold = f;
+          if (try_plan(trial, l)) break;
+        }
+      }
+    } else {
+      // Budget-preserving exchanges (§7.3): layer i steps down its Pareto front, layer j up,
+      // ranked by the profiles' predicted gain; the L best are scored on the full model.
+      struct Move { int64_t i, j; size_t down, up; double gain; };
+      std::vector<Move> moves;
+      int64_t used = 0;
+      for (const auto& ch : cur) used += ch.cost();
+      auto nearest = [&](int64_t l) {  // profile entry standing for the current choice
+        size_t best = 0;
+        for (size_t q = 0; q < prof.choices[l].size(); ++q) {
+          const auto& a = prof.choices[l][q];
+          const auto& b = prof.choices[l][best];
+          auto dist = [&](const LayerChoice& x) {
+            return std::abs(x.cost() - cur[l].cost()) + (x.rope_dim == cur[l].rope_dim ? 0 : 1000000);
+          };
+          if (dist(a) < dist(b)) best = q;
+        }
+        return best;
+      };
+      for (int64_t i = 0; i < L; ++i) {
+        const auto front_i = pareto(prof.choices[i], prof.delta[i]);
+        const size_t ci = nearest(i);
+        for (size_t down : front_i) {
+          if (prof.choices[i][down].cost() >= cur[i].cost()) continue;
+          for (int64_t j = 0; j < L; ++j) {
+            if (j == i) continue;
+            const size_t cj = nearest(j);
+            for (size_t up : pareto(prof.choices[j], prof.delta[j])) {
+              const int64_t after = used - cur[i].cost() - cur[j].cost() +
+                                    prof.choices[i][down].cost() + prof.choices[j][up].cost();
+              if (prof.choices[j][up].cost() <= cur[j].cost() || after > k * L) continue;
+              const double gain = prof.delta[i][down] - prof.delta[i][ci] + prof.delta[j][up] -
+                                  prof.delta[j][cj];
+              moves.push_back({i, j, down, up, gain});
+            }
+          }
+        }
+      }
+      std::sort(moves.begin(), moves.end(), [](const Move& a, const Move& b) { return a.gain < b.gain; });
+      std::vector<bool> touched(L, false);
+      int64_t tried = 0;
+      for (const Move& m : moves) {
+        if (tried >= L) break;
+        if (touched[m.i] || touched[m.j]) continue;  // profiles of moved layers are stale
+        ++tried;
+        std::vector<LayerChoice> trial = cur;
+        trial[m.i] = prof.choices[m.i][m.down];
+        trial[m.j] = prof.choices[m.j][m.up];
+        if (try_plan(trial, std::min(m.i, m.j))) touched[m.i] = touched[m.j] = true;
+      }
+    }
+    if (accepted == before) break;
+  }
+
+  AdaptivePlan out;
+  MlaPlan& p = out.plan;
+  p.rope_dim = d_r0;
+  p.kv_lora_rank = k - d_r0;
+  p.balance = req.balance;
+  for (const auto& ch : cur) {
+    p.rope_dims.push_back(ch.rope_dim);
+    p.kv_lora_ranks.push_back(ch.kv_lora_rank);
+    p.freqfold.push_back(ch.freqfold);
+  }
+  int64_t elements = 0;
+  for (const auto& ch : cur) elements += ch.cost();
+  out.report = {{"mode", adaptive_mode_name(req.mode)},
+                {"kv_elements_per_layer_budget", k},
+                {"kv_elements_per_token", elements},
+                {"selection_nll", {{"original", planner.base_nll()}, {"initial", initial_nll},
+                                   {"refined", nll}}},
+                {"initial_plan", plan_json(initial)},
+                {"plan", plan_json(cur)},
+                {"refinement", {{"trials", trials}, {"accepted", accepted}}},
+                {"profiles_cached", cached},
+                {"cost", {{"selection_tokens", select.numel()},
+                          {"calibration_tokens", calib.numel()},
+                          {"profile_layer_passes", profile_passes},
+                          {"layer_passes", planner.layer_passes()},
+                          {"full_forward_equivalent",
+                           static_cast<double>(planner.layer_passes() + 2 * L) / L}}},
+                {"wall_s", std::chrono::duration<double>(Clock::now() - t0).count()},
+                {"profiles", profiles_json(prof)}};
+  return out;
+}
+
+}  // namespace yz
