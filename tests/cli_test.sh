@@ -149,6 +149,24 @@ expect 0 "convert freqfold auto" -- "$YZ" convert --model "$MODEL" --calib "$ROO
 check "auto chose a fold" "$(python3 -c "import json; r=json.load(open('$TMP/auto.json')); s=r['freqfold_search']; print(s['chosen'] in (2,4,8,16,32) and r['plan']['freqfold'] == [s['chosen']]*8 and len(s['selection_ppl_partial_rope']) == 5)")" "True"
 expect 1 "auto refuses selecting on the eval text" -- "$YZ" convert --model "$MODEL" --calib "$TMP/t.txt" --freqfold auto --eval-file "$TMP/t.txt" --out "$TMP/auto2"
 grep -q "held-out" "$TMP/err" && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: auto on eval text message"; }
+# Layer-adaptive conversion and the uniform-vs-adaptive benchmark, on the small imported model.
+if [ -d "$STORIES" ]; then
+  ST="--model $TMP/stories --calib $ROOT/data/demo/calibration_sotu_sec.txt.xz --calib-samples 8 --calib-len 64"
+  EV=$ROOT/../shared/data/eval_general/tinystories_valid_head794k.txt
+  head -c 60000 "$EV" > "$TMP/ev.txt"
+  expect 0 "convert --adaptive budget" -- "$YZ" convert $ST --select-samples 4 --select-len 64 --adaptive budget --kv-budget 0.5 --out "$TMP/st_budget" --report "$TMP/st_budget.json" --json
+  check "budget plan within the budget" "$(python3 -c "import json; r=json.load(open('$TMP/st_budget.json')); print(r['kv_elements_per_token']['after'] <= r['kv_elements_per_token']['before'] // 2, len(r['adaptive']['plan']))")" "True 5"
+  expect 0 "info on adaptive" -- "$YZ" info "$TMP/st_budget" --json
+  check "adaptive checkpoint complete" "$(json_field "['checkpoint_matches_config']")" "True"
+  expect 0 "convert --adaptive fold --target stock" -- "$YZ" convert $ST --select-samples 4 --select-len 64 --adaptive fold --kv-budget 0.5 --target stock --out "$TMP/st_fold"
+  expect 0 "bench convert" -- "$YZ" bench convert $ST --select "$ROOT/data/demo/wikitext2_test_head.txt" --select-samples 4 --select-len 64 --eval-file "$TMP/ev.txt" --eval-ctx 64 --eval-chunks 4 --kv-budget 0.5 --seeds 2 --out "$TMP/bench.json"
+  check "bench methods and R" "$(python3 -c "
+import json; r=json.load(open('$TMP/bench.json')); s=r['summary']
+print(sorted(s), 'reduction_vs_uniform' in s['adaptive_budget'], len(r['runs']), len({s[m]['kv_elements_per_token'] for m in s if m != 'original'}) >= 1)")" "['adaptive_budget', 'adaptive_fold', 'original', 'transmla_default', 'uniform_best'] True 2 True"
+  [ -s "$TMP/bench.md" ] && grep -q "<svg" "$TMP/bench.svg" && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: bench markdown/svg"; }
+  expect 1 "bench refuses selecting on the eval text" -- "$YZ" bench convert $ST --select "$TMP/ev.txt" --eval-file "$TMP/ev.txt" --kv-budget 0.5 --out "$TMP/bench2.json"
+  expect 1 "bench bad budget" -- "$YZ" bench convert $ST --select "$TMP/t.txt" --eval-file "$TMP/ev.txt" --kv-budget 1.5 --out "$TMP/bench3.json"
+fi
 expect 2 "convert bad target" -- "$YZ" convert $CONV --out "$TMP/bad" --target vllm
 expect 2 "convert bad freqfold list" -- "$YZ" convert $CONV --out "$TMP/bad" --freqfold 2,x
 expect 1 "convert freqfold list of the wrong length" -- "$YZ" convert $CONV --out "$TMP/bad" --freqfold 2,4
