@@ -120,6 +120,9 @@ nlohmann::ordered_json convert_model(const ConvertRequest& request) {
   const bool adaptive = !r.adaptive.empty();
   std::optional<AdaptiveMode> mode;
   if (adaptive) mode = parse_adaptive_mode(r.adaptive);
+  YZ_CHECK(!(mode == AdaptiveMode::kBudget && r.plan.target == Target::kStock),
+           "--adaptive budget gives each layer its own d_r and r, which only the native target "
+           "holds (stock runtimes read one global kv_lora_rank); use --adaptive fold for stock");
   tok::Tokenizer tk = tok::Tokenizer::from_file(r.model);
   ConversionData data;
   if (adaptive || (r.plan.freqfold.empty() && r.select.empty())) {
