@@ -16,6 +16,7 @@ Command add_bench(CLI::App& app) {
   struct Opts {
     ConvertBenchRequest req;
     std::string model, out, device = "cpu";
+    bool overwrite = false;
   };
   auto o = std::make_shared<Opts>();
   conv->add_option("--model", o->model, "GQA model directory")->required();
@@ -37,8 +38,11 @@ Command add_bench(CLI::App& app) {
   conv->add_option("--profile-cache", o->req.profile_cache, "Directory caching sensitivity profiles");
   conv->add_option("--device", o->device, "cpu or cuda[:N]");
   conv->add_option("--out", o->out, "RESULTS.json (RESULTS.md and RESULTS.svg beside it)")->required();
+  conv->add_flag("--overwrite", o->overwrite, "Replace existing result files");
   return [o, conv]() {
     YZ_CHECK(conv->parsed(), "bench: unknown benchmark");
+    YZ_CHECK(o->overwrite || !fs::exists(o->out), "output ", o->out,
+             " already exists; pass --overwrite to replace it");
     ConvertBenchRequest r = o->req;
     r.model = o->model;
     r.out = o->out;

@@ -54,6 +54,7 @@ if [ -d "$STORIES" ]; then
 import json; r=json.load(open('$TMP/bench.json')); s=r['summary']
 print(sorted(s), 'reduction_vs_uniform' in s['adaptive_budget'], len(r['runs']), len({s[m]['kv_elements_per_token'] for m in s if m != 'original'}) >= 1)")" "['adaptive_budget', 'adaptive_fold', 'original', 'transmla_default', 'uniform_best'] True 2 True"
   [ -s "$TMP/bench.md" ] && grep -q "<svg" "$TMP/bench.svg" && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: bench markdown/svg"; }
+  expect 1 "bench refuses an existing result" -- "$YZ" bench convert $ST --select "$ROOT/data/demo/wikitext2_test_head.txt" --eval-file "$TMP/ev.txt" --kv-budget 0.5 --out "$TMP/bench.json"
   expect 1 "bench refuses selecting on the eval text" -- "$YZ" bench convert $ST --select "$TMP/ev.txt" --eval-file "$TMP/ev.txt" --kv-budget 0.5 --out "$TMP/bench2.json"
   expect 1 "bench bad budget" -- "$YZ" bench convert $ST --select "$TMP/t.txt" --eval-file "$TMP/ev.txt" --kv-budget 1.5 --out "$TMP/bench3.json"
 fi

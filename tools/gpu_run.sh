@@ -68,7 +68,7 @@ benchconv)
       --calib $D/calib_2m.txt --select $D/select_1m.txt --eval-file $D/wiki400k_lf.txt \
       --eval-file $D/sec400k.txt --seeds 3 --calib-samples 128 --calib-len 256 \
       --select-samples 16 --select-len 1024 --eval-ctx 1024 --eval-chunks 32 --device cuda \
-      --out "$OUT/bench_convert_${b#*:}.json" 2> /tmp/bench_${b#*:}.err | tail -9
+      --out "$OUT/bench_convert_${b#*:}.json" --overwrite 2> /tmp/bench_${b#*:}.err | tail -9
   done ;;
 plan7b)
   [ -f /tmp/q7b/config.json ] || python3 tools/make_random_checkpoint.py tests/data/configs/qwen2.5-7b.json /tmp/q7b .gpu/data/qwen3_tokenizer.json
