@@ -53,7 +53,7 @@ Command add_convert(CLI::App& app) {
     ConvertRequest req;
     std::string model, out, rank = "default", device = "cpu", report;
     std::vector<std::string> freqfold = {"4"};
-    std::string target = "native";
+    std::string target = "native", plan_dtype = "float32";
     int64_t rope_dim = 0, q_lora_rank = 0, kv_elements = 0;
     double kv_budget = 0;
     bool json = false;
@@ -78,6 +78,8 @@ Command add_convert(CLI::App& app) {
   app.add_option("--kv-budget", o->kv_budget, "KV cache budget as a fraction of the GQA cache");
   app.add_option("--kv-elements", o->kv_elements, "KV cache budget in elements per token (all layers)");
   app.add_option("--profile-cache", o->req.profile_cache, "Directory caching sensitivity profiles");
+  app.add_option("--plan-dtype", o->plan_dtype,
+                 "dtype of the planning forwards: float32 (default) or bfloat16 (GPU, 7B-class)");
   app.add_option("--select", o->req.select,
                  "Selection text for --freqfold auto (default: documents held out from --calib)");
   app.add_option("--select-samples", o->req.selection.samples, "Selection windows");
@@ -133,6 +135,7 @@ Command add_convert(CLI::App& app) {
       r.plan.kv_lora_rank = r.kv_elements_per_layer - r.plan.rope_dim;
     }
     r.plan.target = parse_target(o->target);
+    r.plan_dtype = parse_dtype_name(o->plan_dtype);
     r.progress = !o->json;
     nlohmann::ordered_json report = convert_model(r);
     if (!o->report.empty()) write_file_atomic(o->report, report.dump(2) + "\n");

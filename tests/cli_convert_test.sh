@@ -46,7 +46,8 @@ if [ -d "$STORIES" ]; then
   check "budget plan within the budget" "$(python3 -c "import json; r=json.load(open('$TMP/st_budget.json')); print(r['kv_elements_per_token']['after'] <= r['kv_elements_per_token']['before'] // 2, len(r['adaptive']['plan']))")" "True 5"
   expect 0 "info on adaptive" -- "$YZ" info "$TMP/st_budget" --json
   check "adaptive checkpoint complete" "$(json_field "['checkpoint_matches_config']")" "True"
-  expect 0 "convert --adaptive fold --target stock" -- "$YZ" convert $ST --select-samples 4 --select-len 64 --adaptive fold --kv-budget 0.5 --target stock --out "$TMP/st_fold"
+  expect 0 "convert --adaptive fold --target stock" -- "$YZ" convert $ST --select-samples 4 --select-len 64 --adaptive fold --kv-budget 0.5 --target stock --plan-dtype bfloat16 --out "$TMP/st_fold"
+  expect 1 "bad plan dtype" -- "$YZ" convert $ST --adaptive fold --kv-budget 0.5 --plan-dtype int3 --out "$TMP/st_bad2"
   expect 1 "adaptive budget refuses the stock target" -- "$YZ" convert $ST --adaptive budget --kv-budget 0.5 --target stock --out "$TMP/st_bad"
   [ ! -e "$TMP/st_bad" ] && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: refused adaptive left an output"; }
   expect 0 "bench convert" -- "$YZ" bench convert $ST --select "$ROOT/data/demo/wikitext2_test_head.txt" --select-samples 4 --select-len 64 --eval-file "$TMP/ev.txt" --eval-ctx 64 --eval-chunks 4 --kv-budget 0.5 --seeds 2 --out "$TMP/bench.json"

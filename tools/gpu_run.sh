@@ -74,8 +74,8 @@ plan7b)
   [ -f /tmp/q7b/config.json ] || python3 tools/make_random_checkpoint.py tests/data/configs/qwen2.5-7b.json /tmp/q7b .gpu/data/qwen3_tokenizer.json
   xz -dc .gpu/data/pretrain_10mb.txt.xz > /tmp/calib10.txt
   build-cuda/youzhi convert --model /tmp/q7b --out /tmp/q7b_fold --overwrite --device cuda --adaptive fold \
-    --kv-budget 0.5625 --calib /tmp/calib10.txt --calib-samples 16 --calib-len 2048 --select-samples 2 \
-    --select-len 2048 --report "$OUT/plan7b.json" 2> /tmp/plan7b.err | tail -3
+    --plan-dtype bfloat16 --kv-budget 0.5625 --calib /tmp/calib10.txt --calib-samples 16 --calib-len 2048 \
+    --select-samples 2 --select-len 2048 --report "$OUT/plan7b.json" 2> /tmp/plan7b.err | tail -3
   python3 -c "import json; a=json.load(open('$OUT/plan7b.json'))['adaptive']; print(a['cost'], a['wall_s'])" ;;
 convert7b)
   [ -f /tmp/q7b/config.json ] || python3 tools/make_random_checkpoint.py tests/data/configs/qwen2.5-7b.json /tmp/q7b .gpu/data/qwen3_tokenizer.json

@@ -146,7 +146,7 @@ nlohmann::ordered_json convert_model(const ConvertRequest& request) {
     pr.cache_key = fs::weakly_canonical(r.model).string() + "|" +
                    std::to_string(Checkpoint(r.model).num_bytes());
     pr.progress = r.progress;
-    CausalLm gqa = load_causal_lm(r.model, {r.device, torch::kFloat});
+    CausalLm gqa = load_causal_lm(r.model, {r.device, r.plan_dtype});
     AdaptivePlan ap = plan_adaptive(gqa, read_json_file(r.model / "config.json"), data.calib,
                                     data.select, pr);
     const MlaPlan base = r.plan;

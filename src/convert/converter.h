@@ -93,6 +93,9 @@ struct ConvertRequest {
   std::string adaptive;
   int64_t kv_elements_per_layer = 0;  // budget: mean r + d_r per layer (0: d_r + kv_lora_rank)
   fs::path profile_cache;             // reuse sensitivity profiles across budgets
+  // Weights and activations of the planning forwards: bfloat16 halves the cost of a plan for
+  // 7B-class models on a GPU (the conversion itself always runs in float32).
+  torch::ScalarType plan_dtype = torch::kFloat;
 };
 
 // KV elements per layer for a budget given as a fraction of the GQA cache (2·G·D per layer).
