@@ -174,12 +174,15 @@ torch::Tensor pca_basis(const torch::Tensor& gram, int64_t rank) {
 }
 
 std::map<std::string, torch::Tensor> mla_attention_tensors(const GqaAttentionImpl& a,
-                                                           const torch::Tensor& P, int64_t d_r,
+                                                           const torch::Tensor& P_in, int64_t d_r,
                                                            const LayerExport& what) {
   const JointPca* pca = what.pca;
   const int64_t H = a.heads, G = a.kv_heads, D = a.head_dim, g = H / G, GD = G * D;
   const int64_t nk = GD - d_r;
-  auto dbl = [](const torch::Tensor& t) { return t.detach().to(torch::kCPU, torch::kDouble); };
+  // Float64 on the weights' device: on a GPU the 7B-sized products stay off the host.
+  const torch::Device dev = a.q_proj->weight.device();
+  auto dbl = [&](const torch::Tensor& t) { return t.detach().to(dev, torch::kDouble); };
+  const torch::Tensor P = dbl(P_in);
   torch::Tensor wq = dbl(a.q_proj->weight), wk = dbl(a.k_proj->weight), wv = dbl(a.v_proj->weight);
   // Stock drops every bias (§2.4): the key-nope part of the latent bias only shifts each score
   // row by a constant (softmax-invariant, exact); the query, rope-key and value offsets are not
@@ -191,13 +194,14 @@ std::map<std::string, torch::Tensor> mla_attention_tensors(const GqaAttentionImp
   torch::Tensor wk2 = P.t().mm(wk);
   torch::Tensor bk2 = bias ? P.t().mv(bk) : torch::Tensor();
   const double alpha = pca ? pca->alpha : 1.0;
-  torch::Tensor R = pca ? pca->basis : torch::eye(nk + GD, torch::kDouble);
+  torch::Tensor R = pca ? dbl(pca->basis) : torch::eye(nk + GD, torch::dtype(torch::kDouble).device(dev));
   const int64_t r = R.size(1);
   // Queries (§3.5): head h keeps its D rows and gains d_r rows A_hᵀ W_q,h, all scaled by s.
   // With a low-rank query, W_q,h is replaced by R_q,h (q_b) after q_a = R_qᵀ W_q.
   const double s = std::sqrt(static_cast<double>(D + d_r) / D);
   const bool low_rank_q = what.q_basis.defined();
-  const torch::Tensor q_in = low_rank_q ? what.q_basis : wq;  // [H·D, d] or [H·D, r_q]
+  const torch::Tensor q_basis = low_rank_q ? dbl(what.q_basis) : torch::Tensor();
+  const torch::Tensor q_in = low_rank_q ? q_basis : wq;  // [H·D, d] or [H·D, r_q]
   std::vector<torch::Tensor> q_rows, q_bias, kv_b_rows;
   for (int64_t h = 0; h < H; ++h) {
     const int64_t j = h / g;
@@ -220,7 +224,7 @@ std::map<std::string, torch::Tensor> mla_attention_tensors(const GqaAttentionImp
   std::map<std::string, torch::Tensor> out;
   const std::string q_name = low_rank_q ? "q_b_proj" : "q_proj";
   out[q_name + ".weight"] = torch::cat(q_rows, 0);
-  if (low_rank_q) out["q_a_proj.weight"] = what.q_basis.t().mm(wq);
+  if (low_rank_q) out["q_a_proj.weight"] = q_basis.t().mm(wq);
   out["kv_a_proj_with_mqa.weight"] = torch::cat({R.t().mm(wj), wk2.narrow(0, 0, d_r)}, 0);
   if (bias) {
     out[q_name + ".bias"] = torch::cat(q_bias, 0);

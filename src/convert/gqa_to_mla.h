@@ -86,8 +86,9 @@ struct LayerExport {
 };
 
 // MLA attention tensors of one layer (HF names without the layer prefix, e.g. "q_proj.weight"),
-// float64, from the GQA layer's attention module and its rotation. Latent norms are not among
-// them: their γ needs the calibration stream (the converter adds them).
+// float64 on the GQA weights' device, from the GQA layer's attention module and its rotation.
+// Latent norms are not among them: their γ needs the calibration stream (the converter adds
+// them).
 std::map<std::string, torch::Tensor> mla_attention_tensors(const GqaAttentionImpl& gqa,
                                                            const torch::Tensor& rotation,
                                                            int64_t rope_dim,
