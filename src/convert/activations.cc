@@ -8,9 +8,10 @@ namespace yz {
 
 ActivationStream::ActivationStream(const torch::Tensor& ids, const RopeConfig& rope,
                                    int64_t max_positions, const std::vector<int64_t>& dims,
-                                   int64_t batch, torch::Device device, torch::ScalarType dtype)
-    : ids_(ids.to(device, torch::kLong)), batch_(batch) {
+                                   torch::Device device, torch::ScalarType dtype)
+    : ids_(ids.to(device, torch::kLong)) {
   YZ_ASSERT(ids.dim() == 2 && ids.size(1) >= 2, "stream ids must be [N, T >= 2]");
+  batch_ = std::max<int64_t>(1, kTokensPerForward / ids.size(1));
   const int64_t T = ids.size(1);
   auto positions = torch::arange(T, torch::dtype(torch::kLong).device(device));
   for (int64_t d : dims)

@@ -16,9 +16,11 @@ namespace yz {
 class ActivationStream {
  public:
   // ids: [N, T] int64 token windows; rotary_dims: every rotary width the layers will use.
+  // Layers run on as many windows at a time as fit kTokensPerForward tokens (at least one).
   ActivationStream(const torch::Tensor& ids, const RopeConfig& rope, int64_t max_positions,
-                   const std::vector<int64_t>& rotary_dims, int64_t batch, torch::Device device,
+                   const std::vector<int64_t>& rotary_dims, torch::Device device,
                    torch::ScalarType dtype);
+  static constexpr int64_t kTokensPerForward = 2048;  // attention scores stay small
   void embed(const torch::Tensor& embed_weight);  // [vocab, hidden]: h = embedding rows
   // Calls fn with each batch's attention input of `layer` (after input_layernorm) [b, T, hidden].
   void observe(DecoderLayerImpl& layer, const std::function<void(const torch::Tensor&)>& fn);

@@ -17,27 +17,23 @@ namespace {
 
 constexpr const char* kSelection = "selection";  // eval-set name of the selection windows
 
-torch::Tensor windows(const tok::Tokenizer& tk, const fs::path& file, int64_t ctx, int64_t max) {
-  std::vector<int32_t> ids = tk.encode(read_text_input(file));
-  const int64_t n = std::min<int64_t>(static_cast<int64_t>(ids.size()) / ctx, max > 0 ? max : 1 << 30);
-  YZ_CHECK(n > 0, file.string(), ": fewer than one --eval-ctx window of ", ctx, " tokens");
-  std::vector<int64_t> flat(ids.begin(), ids.begin() + n * ctx);
-  return torch::tensor(flat).view({n, ctx});
-}
-
 struct Scored {
   nlohmann::ordered_json report;  // convert_stream's
   double selection_ppl = 0;
 };
 
-// Converts in memory with `plan` and scores every eval set plus the selection windows.
+// Converts in memory with `plan` and scores every eval set plus the selection windows (and the
+// original model on them when `with_original`: once per seed is enough, only the selection
+// windows change with the seed).
 Scored score(CausalLm& gqa, const nlohmann::json& cfg, const MlaPlan& plan,
-             const ConversionData& base, const torch::Tensor& select, bool progress) {
+             const ConversionData& base, const torch::Tensor& select, bool progress,
+             bool with_original) {
   ConversionData d = base;
   d.eval.emplace_back(kSelection, select);
   ConversionOptions o;
   o.device = gqa->model->embed_tokens->weight.device();
   o.progress = progress;
+  o.score_original = with_original;
   Scored s;
   s.report = convert_stream(module_source(gqa, cfg), plan, d,
                             [](const std::string&, const torch::Tensor&) {}, o);
@@ -76,16 +72,12 @@ nlohmann::ordered_json run_convert_bench(const ConvertBenchRequest& r) {
   YZ_CHECK(!r.select.empty(), "--select is required (the selection split, held out from --calib "
            "and every --eval-file)");
   YZ_CHECK(!r.eval_files.empty(), "give at least one --eval-file");
-  for (const auto& e : r.eval_files)
-    for (const auto& s : r.select) {
-      std::error_code ec;
-      YZ_CHECK(!fs::equivalent(e, s, ec), "--select ", s.string(), " is also an --eval-file");
-    }
-  for (const auto& e : r.eval_files)
-    for (const auto& c : r.calib) {
-      std::error_code ec;
-      YZ_CHECK(!fs::equivalent(e, c, ec), "--calib ", c.string(), " is also an --eval-file");
-    }
+  for (const auto& e : r.eval_files) {
+    for (const auto& s : r.select)
+      YZ_CHECK(!same_file(e, s), "--select ", s.string(), " is also an --eval-file");
+    for (const auto& c : r.calib)
+      YZ_CHECK(!same_file(e, c), "--calib ", c.string(), " is also an --eval-file");
+  }
   if (!r.out.empty()) {
     YZ_CHECK(!r.out.parent_path().empty() ? fs::is_directory(r.out.parent_path()) : true,
              "--out ", r.out.string(), ": directory does not exist");
@@ -102,7 +94,7 @@ nlohmann::ordered_json run_convert_bench(const ConvertBenchRequest& r) {
   std::vector<std::string> files;
   for (const auto& f : r.eval_files) {
     files.push_back(f.filename().string());
-    base.eval.emplace_back(files.back(), windows(tk, f, r.eval_ctx, r.eval_chunks));
+    base.eval.emplace_back(files.back(), eval_windows(tk, f, r.eval_ctx, r.eval_chunks));
   }
   CausalLm gqa = load_causal_lm(r.model, {r.device, torch::kFloat});
   const std::vector<int64_t> folds = freqfold_choices(cfg, d_r);
@@ -137,7 +129,7 @@ nlohmann::ordered_json run_convert_bench(const ConvertBenchRequest& r) {
     for (size_t i = 0; i < folds.size(); ++i) {
       MlaPlan p = uniform;
       p.freqfold = {folds[i]};
-      unif.push_back(score(gqa, cfg_json, p, data, select, r.progress));
+      unif.push_back(score(gqa, cfg_json, p, data, select, r.progress, /*with_original=*/i == 0));
       uniform_scores[std::to_string(folds[i])] = unif.back().selection_ppl;
       if (unif[i].selection_ppl < unif[best].selection_ppl) best = i;
     }
@@ -160,7 +152,7 @@ nlohmann::ordered_json run_convert_bench(const ConvertBenchRequest& r) {
       pr.cache_key = cache_key;
       pr.progress = r.progress;
       AdaptivePlan ap = plan_adaptive(gqa, cfg_json, data.calib, select, pr);
-      Scored sc = score(gqa, cfg_json, ap.plan, data, select, r.progress);
+      Scored sc = score(gqa, cfg_json, ap.plan, data, select, r.progress, /*with_original=*/false);
       nlohmann::ordered_json m = method_json(sc, files, original);
       m["planner"] = ap.report;
       m["planner"].erase("profiles");

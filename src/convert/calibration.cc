@@ -98,6 +98,17 @@ torch::Tensor sample_calibration(const tok::Tokenizer& tk, const std::vector<fs:
   return fill(tk, docs, false, docs.size(), o, "calibration").first;
 }
 
+torch::Tensor eval_windows(const tok::Tokenizer& tk, const fs::path& file, int64_t ctx,
+                           int64_t max_chunks) {
+  std::vector<int32_t> ids = tk.encode(read_text_input(file));
+  const int64_t n = static_cast<int64_t>(ids.size()) / ctx;
+  YZ_CHECK(n > 0, file.string(), ": ", ids.size(), " tokens, fewer than one --eval-ctx window of ",
+           ctx);
+  const int64_t chunks = max_chunks > 0 ? std::min(n, max_chunks) : n;
+  std::vector<int64_t> flat(ids.begin(), ids.begin() + chunks * ctx);
+  return torch::tensor(flat).view({chunks, ctx});
+}
+
 CalibrationSplit sample_calibration_split(const tok::Tokenizer& tk,
                                           const std::vector<fs::path>& files,
                                           const CalibrationOptions& calib,

@@ -27,6 +27,11 @@ std::vector<std::string> read_documents(const fs::path& path);
 torch::Tensor sample_calibration(const tok::Tokenizer& tokenizer, const std::vector<fs::path>& files,
                                  const CalibrationOptions& options);
 
+// Consecutive non-overlapping windows of `ctx` tokens of a text file (at most `max_chunks`,
+// 0 = all): [chunks, ctx] int64, as perplexity scores them. Errors name the file.
+torch::Tensor eval_windows(const tok::Tokenizer& tokenizer, const fs::path& file, int64_t ctx,
+                           int64_t max_chunks);
+
 // Calibration and a selection split (for choosing FreqFold) from disjoint documents of the same
 // files: calibration takes documents from the front of the seeded shuffle, selection from the
 // back. An error when the text cannot hold both.

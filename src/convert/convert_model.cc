@@ -73,26 +73,6 @@ ConversionResult convert_module(CausalLm& gqa, const nlohmann::json& config_json
   return r;
 }
 
-namespace {
-
-torch::Tensor eval_windows(const tok::Tokenizer& tk, const fs::path& file, int64_t ctx,
-                           int64_t max_chunks) {
-  std::vector<int32_t> ids = tk.encode(read_text_input(file));
-  const int64_t n = static_cast<int64_t>(ids.size()) / ctx;
-  YZ_CHECK(n > 0, file.string(), ": ", ids.size(), " tokens, fewer than one --eval-ctx window of ",
-           ctx);
-  const int64_t chunks = max_chunks > 0 ? std::min(n, max_chunks) : n;
-  std::vector<int64_t> flat(ids.begin(), ids.begin() + chunks * ctx);
-  return torch::tensor(flat).view({chunks, ctx});
-}
-
-bool same_file(const fs::path& a, const fs::path& b) {
-  std::error_code ec;
-  return fs::equivalent(a, b, ec);
-}
-
-}  // namespace
-
 int64_t budget_elements_per_layer(const ModelConfig& c, double fraction) {
   YZ_CHECK(fraction > 0 && fraction <= 1, "--kv-budget ", fraction,
            " must be a fraction of the GQA cache in (0, 1]");

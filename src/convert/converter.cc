@@ -34,8 +34,6 @@ DecoderLayer build_mla_layer(const ModelConfig& cfg, int64_t l, DecoderLayerImpl
 
 namespace {
 
-constexpr int64_t kStreamTokens = 2048;  // tokens per layer forward (attention scores stay small)
-
 using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
@@ -64,8 +62,7 @@ struct Context {
   std::vector<int64_t> rotary_dims;
   ActivationStream stream(const torch::Tensor& ids) const {
     return ActivationStream(ids, src.config.rope, src.config.max_position_embeddings, rotary_dims,
-                            std::max<int64_t>(1, kStreamTokens / ids.size(1)), opt.device,
-                            opt.dtype);
+                            opt.device, opt.dtype);
   }
   DecoderLayer gqa_layer(int64_t l) const {
     return load_decoder_layer(src.config, l, src.tensor, {opt.device, opt.dtype});
@@ -229,7 +226,8 @@ nlohmann::ordered_json convert_stream(const ModelSource& src, MlaPlan plan,
   }
   ActivationStream calib_step1 = ctx.stream(data.calib);  // pass B input
   calib_step1.embed(embed);
-  std::vector<std::string> stages = {"original", "partial_rope", "final"};
+  std::vector<std::string> stages = {"partial_rope", "final"};
+  if (opt.score_original) stages.insert(stages.begin(), "original");
   if (stock) stages.push_back("final_native");
   std::map<std::string, std::vector<ActivationStream>> evals;  // stage -> one per eval set
   for (const auto& stage : stages)

@@ -46,6 +46,7 @@ struct ConversionOptions {
   torch::ScalarType dtype = torch::kFloat;  // streams and layers (tests use float64)
   bool progress = true;
   TensorSink partial;  // optional: also receives the step-1 (partial RoPE) model
+  bool score_original = true;  // false: no ppl.original (a caller that already has it)
 };
 
 // The conversion proper. `plan.freqfold` empty means auto: TransMLA's greedy doubling scored by

@@ -96,8 +96,7 @@ class Planner {
     for (int64_t d : {D / 4, D / 2}) if (d >= 2 && d % 2 == 0) dims.push_back(d);
     torch::Tensor embed = gqa->model->embed_tokens->weight;
     auto stream = [&](const torch::Tensor& ids) {
-      ActivationStream s(ids, c_.rope, c_.max_position_embeddings, dims,
-                         std::max<int64_t>(1, 2048 / ids.size(1)), device_, dtype_);
+      ActivationStream s(ids, c_.rope, c_.max_position_embeddings, dims, device_, dtype_);
       s.embed(embed);
       return s;
     };

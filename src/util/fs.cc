@@ -63,6 +63,11 @@ MappedFile::~MappedFile() {
   if (data_ != nullptr) ::munmap(data_, size_);
 }
 
+bool same_file(const fs::path& a, const fs::path& b) {
+  std::error_code ec;
+  return fs::equivalent(a, b, ec);
+}
+
 void MappedFile::release_pages() const {
   // MADV_DONTNEED on a private read-only mapping: clean pages are dropped and refault from the
   // file; nothing in the project writes through these mappings, so nothing is lost.

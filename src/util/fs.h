@@ -73,6 +73,9 @@ class StagedDir {
 // form that crashes when it interposes on libstdc++'s (seen with torch 2.11 wheels).
 void remove_tree(const fs::path& path) noexcept;
 
+// True when both paths name the same existing file (after resolving links); false otherwise.
+bool same_file(const fs::path& a, const fs::path& b);
+
 // Throws if `out` is, contains or lies inside `input` (after resolving links).
 void check_not_inside(const fs::path& out, const fs::path& input);
 
