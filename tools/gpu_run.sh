@@ -6,7 +6,7 @@
 # checkpoints load in transformers with our logits), convert7b (a Qwen2.5-7B-shaped random
 # checkpoint converted on the GPU: time and peak memory), benchconv (`youzhi bench convert` on
 # yz-qwen2-gqa-16m at budgets 0.5 and 0.333, 3 seeds; the README's adaptive table), plan7b
-# (cost of an adaptive fold plan on the 7B shape). At most 8 files return.
+# (cost of adaptive fold and budget plans on the 7B shape; PLAN7B_MODES picks). At most 8 files return.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/yz_out}; mkdir -p "$OUT"
@@ -73,10 +73,12 @@ benchconv)
 plan7b)
   [ -f /tmp/q7b/config.json ] || python3 tools/make_random_checkpoint.py tests/data/configs/qwen2.5-7b.json /tmp/q7b .gpu/data/qwen3_tokenizer.json
   xz -dc .gpu/data/pretrain_10mb.txt.xz > /tmp/calib10.txt
-  build-cuda/youzhi convert --model /tmp/q7b --out /tmp/q7b_fold --overwrite --device cuda --adaptive fold \
-    --plan-dtype bfloat16 --kv-budget 0.5625 --calib /tmp/calib10.txt --calib-samples 16 --calib-len 2048 \
-    --select-samples 2 --select-len 2048 --report "$OUT/plan7b.json" 2> /tmp/plan7b.err | tail -3
-  python3 -c "import json; a=json.load(open('$OUT/plan7b.json'))['adaptive']; print(a['cost'], a['wall_s'])" ;;
+  for mode in ${PLAN7B_MODES:-fold budget}; do
+    build-cuda/youzhi convert --model /tmp/q7b --out /tmp/q7b_$mode --overwrite --device cuda --adaptive $mode \
+      --plan-dtype bfloat16 --kv-budget 0.5625 --calib /tmp/calib10.txt --calib-samples 16 --calib-len 2048 \
+      --select-samples 2 --select-len 2048 --report "$OUT/plan7b_$mode.json" > /dev/null 2> /tmp/plan7b_$mode.err || tail -5 /tmp/plan7b_$mode.err
+    python3 -c "import json; r=json.load(open('$OUT/plan7b_$mode.json')); a=r['adaptive']; print('$mode', a['cost'], a['phase_s'], 'plan s', a['wall_s'], 'convert s', r['phases']['convert']['wall_s'])"
+  done ;;
 convert7b)
   [ -f /tmp/q7b/config.json ] || python3 tools/make_random_checkpoint.py tests/data/configs/qwen2.5-7b.json /tmp/q7b .gpu/data/qwen3_tokenizer.json
   xz -dc .gpu/data/pretrain_10mb.txt.xz > /tmp/calib10.txt

@@ -130,6 +130,8 @@ class Planner {
 
   double base_nll() const { return base_nll_ / predictions_; }
   int64_t layer_passes() const { return layer_passes_; }
+  int64_t layer_builds() const { return builds_; }
+  double build_seconds() const { return build_s_; }
 
   // ΔNLL per token when only layer l is converted with `choice`.
   double single_layer_delta(int64_t l, const LayerChoice& choice) {
@@ -139,26 +141,54 @@ class Planner {
     return (run(sel_in_[l], rest) - base_nll_) / predictions_;
   }
 
-  // Selection NLL per token of a full plan (layers built as in the profiles), starting from the
-  // cached input of layer `from` under the current plan; `update` (optional) receives the new
-  // per-layer inputs so that later trials start from them.
-  double plan_nll(const std::vector<LayerChoice>& plan, int64_t from,
-                  const std::vector<ActivationStream>& states,
-                  std::vector<ActivationStream>* update = nullptr) {
-    ActivationStream s = states[from].copy();
-    for (int64_t l = from; l < c_.num_hidden_layers; ++l) {
-      if (update != nullptr) (*update)[l] = s.copy();
-      DecoderLayer layer = build(l, plan[l]);
-      s.advance(*layer);
+  // The refinement's current plan: its built layers and the selection states at every layer's
+  // input, so that a trial rebuilds only the layers it changes and re-runs only from the first
+  // of them. Memory: one converted attention per layer (MLP weights are shared with the
+  // original) plus L selection states — about 2 GB for a Qwen2.5-7B shape in bfloat16.
+  struct PlanState {
+    std::vector<LayerChoice> plan;
+    std::vector<DecoderLayer> layers;
+    std::vector<ActivationStream> inputs;  // [L]: input of layer l under `plan`
+    double nll = 0;                        // selection NLL per token
+  };
+
+  // Builds `plan` (layers as in the profiles) and scores it from layer 0.
+  PlanState start(const std::vector<LayerChoice>& plan) {
+    PlanState st{plan, {}, {}, 0};
+    ActivationStream s = sel_in_[0].copy();
+    for (int64_t l = 0; l < c_.num_hidden_layers; ++l) {
+      st.inputs.push_back(s.copy());
+      st.layers.push_back(build(l, plan[l]));
+      s.advance(*st.layers.back());
       ++layer_passes_;
     }
-    return s.nll_sum(*gqa_->model->norm, head_) / predictions_;
+    st.nll = s.nll_sum(*gqa_->model->norm, head_) / predictions_;
+    return st;
   }
-  // Layer inputs of the original model: the starting states of a plan evaluation.
-  std::vector<ActivationStream> initial_states() const {
-    std::vector<ActivationStream> out;
-    for (const auto& s : sel_in_) out.push_back(s.copy());
-    return out;
+
+  // Scores `trial` on the full model and adopts it into `st` when the selection NLL falls.
+  bool try_plan(PlanState& st, const std::vector<LayerChoice>& trial) {
+    const int64_t L = c_.num_hidden_layers;
+    int64_t from = 0;
+    while (from < L && trial[from] == st.plan[from]) ++from;
+    if (from == L) return false;
+    std::vector<DecoderLayer> layers = st.layers;  // module handles: unchanged layers are shared
+    for (int64_t l = from; l < L; ++l)
+      if (!(trial[l] == st.plan[l])) layers[l] = build(l, trial[l]);
+    std::vector<ActivationStream> inputs;  // inputs of layers from + 1 .. L − 1 under `trial`
+    ActivationStream s = st.inputs[from].copy();
+    for (int64_t l = from; l < L; ++l) {
+      s.advance(*layers[l]);
+      ++layer_passes_;
+      if (l + 1 < L) inputs.push_back(s.copy());
+    }
+    const double nll = s.nll_sum(*gqa_->model->norm, head_) / predictions_;
+    if (nll >= st.nll - 1e-9 * std::abs(st.nll)) return false;
+    st.plan = trial;
+    st.layers = std::move(layers);
+    for (int64_t l = from + 1; l < L; ++l) st.inputs[l] = std::move(inputs[l - from - 1]);
+    st.nll = nll;
+    return true;
   }
 
  private:
@@ -180,6 +210,8 @@ class Planner {
   // Layer l converted with `choice`, both steps calibrated on the original model's inputs: the
   // joint Gram of [K P, V] is Mᵀ Gram([k, v]) M with M = blockdiag(P[:, d_r:], I) (§3.3–3.4).
   DecoderLayer build(int64_t l, const LayerChoice& ch) {
+    const auto t0 = Clock::now();
+    ++builds_;
     const int64_t G = c_.num_key_value_heads, D = c_.head_dim, GD = G * D, d_r = ch.rope_dim;
     const torch::Tensor& g = grams_[l];
     std::vector<int64_t> re, im;
@@ -195,7 +227,9 @@ class Planner {
     m.narrow(0, GD, GD).narrow(1, GD - d_r, GD).copy_(torch::eye(GD, torch::kDouble));
     JointPca pca = balanced_kv_pca(m.t().mm(g).mm(m), GD, d_r, ch.kv_lora_rank, req_.balance);
     auto attn = mla_attention_tensors(gqa_attention(orig(l)), rot.p, d_r, {&pca});
-    return build_mla_layer(config_for(ch), l, orig(l), attn, {device_, dtype_});
+    DecoderLayer out = build_mla_layer(config_for(ch), l, orig(l), attn, {device_, dtype_});
+    build_s_ += std::chrono::duration<double>(Clock::now() - t0).count();
+    return out;
   }
 
   const ModelConfig& config_for(const LayerChoice& ch) {
@@ -218,7 +252,8 @@ class Planner {
   std::vector<ActivationStream> sel_in_;    // selection hidden states at each layer input
   torch::Tensor head_;
   double base_nll_ = 0;
-  int64_t predictions_ = 0, layer_passes_ = 0;
+  int64_t predictions_ = 0, layer_passes_ = 0, builds_ = 0;
+  double build_s_ = 0;  // wall time building converted layers (rotation, PCA, weights)
   std::map<std::string, ModelConfig> configs_;
 };
 
@@ -341,6 +376,11 @@ AdaptivePlan plan_adaptive(CausalLm& gqa, const nlohmann::json& config_json,
     validate_plan(c, per_layer_plan(probe, L));
   }
   Planner planner(gqa, config_json, calib, select, req);
+  const auto since = [](Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+  };
+  const double grams_s = since(t0);
+  const auto t_profiles = Clock::now();
   // Profiles, from the cache when model, data and settings match.
   std::ostringstream key;
   key << req.cache_key << "|" << adaptive_mode_name(req.mode) << "|" << k << "|" << d_r0 << "|"
@@ -367,6 +407,7 @@ AdaptivePlan plan_adaptive(CausalLm& gqa, const nlohmann::json& config_json,
     }
   }
   const int64_t profile_passes = planner.layer_passes() - passes_before;
+  const double profiles_s = since(t_profiles);
 
   // Initial plan from the profiles (additivity assumption).
   std::vector<size_t> idx(L);
@@ -399,15 +440,12 @@ AdaptivePlan plan_adaptive(CausalLm& gqa, const nlohmann::json& config_json,
   const std::vector<LayerChoice> initial = cur;
 
   // Refinement on the fully converted model (interaction-aware), scored on the selection split.
-  std::vector<ActivationStream> states = planner.initial_states();
-  double nll = planner.plan_nll(cur, 0, states, &states);
-  const double initial_nll = nll;
+  auto st = planner.start(cur);
+  const double initial_nll = st.nll;
   int64_t trials = 0, accepted = 0;
-  auto try_plan = [&](const std::vector<LayerChoice>& trial, int64_t from) {
+  auto try_plan = [&](const std::vector<LayerChoice>& trial) {
     ++trials;
-    const double t = planner.plan_nll(trial, from, states);
-    if (t >= nll - 1e-9 * std::abs(nll)) return false;
-    nll = planner.plan_nll(trial, from, states, &states);
+    if (!planner.try_plan(st, trial)) return false;
     cur = trial;
     ++accepted;
     return true;
@@ -431,7 +469,7 @@ AdaptivePlan plan_adaptive(CausalLm& gqa, const nlohmann::json& config_json,
           if (std::find(folds.begin(), folds.end(), f) == folds.end()) continue;
           std::vector<LayerChoice> trial = cur;
           trial[l].freqfold = f;
-          if (try_plan(trial, l)) break;
+          if (try_plan(trial)) break;
         }
       }
     } else {
@@ -482,7 +520,7 @@ AdaptivePlan plan_adaptive(CausalLm& gqa, const nlohmann::json& config_json,
         std::vector<LayerChoice> trial = cur;
         trial[m.i] = prof.choices[m.i][m.down];
         trial[m.j] = prof.choices[m.j][m.up];
-        if (try_plan(trial, std::min(m.i, m.j))) touched[m.i] = touched[m.j] = true;
+        if (try_plan(trial)) touched[m.i] = touched[m.j] = true;
       }
     }
     if (accepted == before) break;
@@ -504,7 +542,7 @@ AdaptivePlan plan_adaptive(CausalLm& gqa, const nlohmann::json& config_json,
                 {"kv_elements_per_layer_budget", k},
                 {"kv_elements_per_token", elements},
                 {"selection_nll", {{"original", planner.base_nll()}, {"initial", initial_nll},
-                                   {"refined", nll}}},
+                                   {"refined", st.nll}}},
                 {"initial_plan", plan_json(initial)},
                 {"plan", plan_json(cur)},
                 {"refinement", {{"trials", trials}, {"accepted", accepted}}},
@@ -513,9 +551,13 @@ AdaptivePlan plan_adaptive(CausalLm& gqa, const nlohmann::json& config_json,
                           {"calibration_tokens", calib.numel()},
                           {"profile_layer_passes", profile_passes},
                           {"layer_passes", planner.layer_passes()},
+                          {"layer_builds", planner.layer_builds()},
+                          {"layer_build_s", planner.build_seconds()},
                           {"full_forward_equivalent",
                            static_cast<double>(planner.layer_passes() + 2 * L) / L}}},
-                {"wall_s", std::chrono::duration<double>(Clock::now() - t0).count()},
+                {"wall_s", since(t0)},
+                {"phase_s", {{"calibration_grams", grams_s}, {"profiles", profiles_s},
+                             {"refinement", since(t0) - grams_s - profiles_s}}},
                 {"profiles", profiles_json(prof)}};
   return out;
 }
