@@ -25,11 +25,13 @@ DecoderLayer build_mla_layer(const ModelConfig& cfg, int64_t l, DecoderLayerImpl
                              const LoadOptions& options) {
   auto params = gqa.named_parameters();
   const std::string prefix = layer_prefix(l);
+  LoadOptions shared = options;
+  shared.copy = false;  // MLP and norms stay the GQA layer's tensors
   return load_decoder_layer(cfg, l, [&](const std::string& name) {
     const std::string local = name.substr(prefix.size());
     if (local.rfind("self_attn.", 0) == 0) return attn.at(local.substr(10));
     return *params.find(local);
-  }, options);
+  }, shared);
 }
 
 namespace {

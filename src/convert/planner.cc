@@ -222,10 +222,13 @@ class Planner {
     torch::Tensor complex = gk.index_select(0, ri).index_select(1, ri) +
                             gk.index_select(0, ii).index_select(1, ii);
     Rotation rot = rorope_rotation(complex, G, D, d_r, ch.freqfold);
-    torch::Tensor m = torch::zeros({2 * GD, 2 * GD - d_r}, torch::kDouble);
-    m.narrow(0, 0, GD).narrow(1, 0, GD - d_r).copy_(rot.p.narrow(1, d_r, GD - d_r));
-    m.narrow(0, GD, GD).narrow(1, GD - d_r, GD).copy_(torch::eye(GD, torch::kDouble));
-    JointPca pca = balanced_kv_pca(m.t().mm(g).mm(m), GD, d_r, ch.kv_lora_rank, req_.balance);
+    // Mᵀ Gram M block by block: [[Pₙᵀ G_kk Pₙ, Pₙᵀ G_kv], [G_vk Pₙ, G_vv]], Pₙ = P[:, d_r:].
+    torch::Tensor pn = rot.p.narrow(1, d_r, GD - d_r);
+    torch::Tensor gkv = pn.t().mm(g.narrow(0, 0, GD).narrow(1, GD, GD));
+    torch::Tensor joint = torch::cat(
+        {torch::cat({pn.t().mm(gk).mm(pn), gkv}, 1),
+         torch::cat({gkv.t(), g.narrow(0, GD, GD).narrow(1, GD, GD)}, 1)}, 0);
+    JointPca pca = balanced_kv_pca(joint, GD, d_r, ch.kv_lora_rank, req_.balance);
     auto attn = mla_attention_tensors(gqa_attention(orig(l)), rot.p, d_r, {&pca});
     DecoderLayer out = build_mla_layer(config_for(ch), l, orig(l), attn, {device_, dtype_});
     build_s_ += std::chrono::duration<double>(Clock::now() - t0).count();

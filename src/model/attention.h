@@ -37,10 +37,10 @@ struct GqaAttentionImpl : AttentionImpl {
   GqaAttentionImpl(const ModelConfig& c, int64_t layer);
   torch::Tensor forward(const torch::Tensor& x, const ForwardContext& ctx) override;
 
-  torch::nn::Linear q_proj{nullptr};  // [H·D, hidden] (+ bias [H·D])
-  torch::nn::Linear k_proj{nullptr};  // [G·D, hidden] (+ bias)
-  torch::nn::Linear v_proj{nullptr};  // [G·D, hidden] (+ bias)
-  torch::nn::Linear o_proj{nullptr};  // [hidden, H·D] (+ bias for llama attention_bias)
+  Linear q_proj{nullptr};  // [H·D, hidden] (+ bias [H·D])
+  Linear k_proj{nullptr};  // [G·D, hidden] (+ bias)
+  Linear v_proj{nullptr};  // [G·D, hidden] (+ bias)
+  Linear o_proj{nullptr};  // [hidden, H·D] (+ bias for llama attention_bias)
   int64_t layer, heads, kv_heads, head_dim;
   double scale;  // 1/sqrt(D)
 };
@@ -49,14 +49,14 @@ struct MlaAttentionImpl : AttentionImpl {
   MlaAttentionImpl(const ModelConfig& c, int64_t layer);
   torch::Tensor forward(const torch::Tensor& x, const ForwardContext& ctx) override;
 
-  torch::nn::Linear q_proj{nullptr};    // [H·(nope+d_r), hidden] when q_lora_rank is null
-  torch::nn::Linear q_a_proj{nullptr};  // [r_q, hidden]
+  Linear q_proj{nullptr};    // [H·(nope+d_r), hidden] when q_lora_rank is null
+  Linear q_a_proj{nullptr};  // [r_q, hidden]
   RmsNorm q_a_layernorm{nullptr};       // [r_q], absent when qk_latent_layernorm is false
-  torch::nn::Linear q_b_proj{nullptr};  // [H·(nope+d_r), r_q]
-  torch::nn::Linear kv_a_proj_with_mqa{nullptr};  // [r + d_r, hidden]: latent c, then k_pe
+  Linear q_b_proj{nullptr};  // [H·(nope+d_r), r_q]
+  Linear kv_a_proj_with_mqa{nullptr};  // [r + d_r, hidden]: latent c, then k_pe
   RmsNorm kv_a_layernorm{nullptr};      // [r], absent when qk_latent_layernorm is false
-  torch::nn::Linear kv_b_proj{nullptr};  // [H·(nope+v), r]: per head k_nope rows then v rows
-  torch::nn::Linear o_proj{nullptr};    // [hidden, H·v]
+  Linear kv_b_proj{nullptr};  // [H·(nope+v), r]: per head k_nope rows then v rows
+  Linear o_proj{nullptr};    // [hidden, H·v]
   int64_t layer, heads, nope, rope_dim, v_dim, rank;
   bool interleave;
   double scale;  // 1/sqrt(nope + d_r) × yarn mscale² when configured

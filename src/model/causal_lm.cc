@@ -29,8 +29,10 @@ torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& x, const ForwardCon
 }
 
 DecoderStackImpl::DecoderStackImpl(const ModelConfig& c) {
+  // An uninitialised placeholder (_weight) skips the N(0, 1) init: the checkpoint replaces it.
   embed_tokens = register_module(
-      "embed_tokens", torch::nn::Embedding(torch::nn::EmbeddingOptions(c.vocab_size, c.hidden_size)));
+      "embed_tokens", torch::nn::Embedding(torch::nn::EmbeddingOptions(c.vocab_size, c.hidden_size)
+                                               ._weight(torch::empty({c.vocab_size, c.hidden_size}))));
   layers = register_module("layers", torch::nn::ModuleList());
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) layers->push_back(DecoderLayer(c, l));
   norm = register_module("norm", RmsNorm(c.hidden_size, c.rms_norm_eps));
@@ -39,7 +41,7 @@ DecoderStackImpl::DecoderStackImpl(const ModelConfig& c) {
 CausalLmImpl::CausalLmImpl(const ModelConfig& c) : config(c) {
   model = register_module("model", DecoderStack(c));
   if (!c.tie_word_embeddings)
-    lm_head = register_module("lm_head", make_linear(c.hidden_size, c.vocab_size, false));
+    lm_head = register_module("lm_head", Linear(c.hidden_size, c.vocab_size, false));
   std::vector<int64_t> dims;
   if (c.family == Family::kGqa) dims.push_back(c.head_dim);
   for (const auto& l : c.mla_layers) dims.push_back(l.qk_rope_head_dim);
@@ -114,7 +116,8 @@ DecoderLayer load_decoder_layer(const ModelConfig& config, int64_t layer,
     torch::Tensor w = source(prefix + item.key());
     YZ_CHECK(w.sizes() == item.value().sizes(), "tensor '", prefix, item.key(), "' has shape ",
              w.sizes(), ", config implies ", item.value().sizes());
-    item.value().set_data(w.to(options.device, options.dtype).clone());
+    torch::Tensor t = w.to(options.device, options.dtype);
+    item.value().set_data(options.copy && t.is_same(w) ? t.clone() : t);
   }
   out->eval();
   return out;

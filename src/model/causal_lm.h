@@ -51,7 +51,7 @@ struct CausalLmImpl : torch::nn::Module {
 
   ModelConfig config;
   DecoderStack model{nullptr};
-  torch::nn::Linear lm_head{nullptr};  // [vocab, hidden]; absent when embeddings are tied
+  Linear lm_head{nullptr};  // [vocab, hidden]; absent when embeddings are tied
   std::map<int64_t, RotaryTables> rotary;  // per rotary width
 };
 TORCH_MODULE(CausalLm);
@@ -59,6 +59,9 @@ TORCH_MODULE(CausalLm);
 struct LoadOptions {
   torch::Device device = torch::kCPU;
   torch::ScalarType dtype = torch::kFloat;
+  // load_decoder_layer: false shares source tensors already on `device` in `dtype` instead of
+  // copying them (a converted layer reuses its GQA layer's MLP and norms).
+  bool copy = true;
 };
 
 // Builds the model from MODEL/config.json and copies every parameter from the checkpoint

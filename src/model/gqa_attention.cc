@@ -11,10 +11,10 @@ GqaAttentionImpl::GqaAttentionImpl(const ModelConfig& c, int64_t layer_)
   const int64_t d = c.hidden_size;
   const bool qkv_bias = c.attention_bias;
   const bool o_bias = c.attention_bias && c.model_type != "qwen2";  // Qwen2: o_proj has none
-  q_proj = register_module("q_proj", make_linear(d, heads * head_dim, qkv_bias));
-  k_proj = register_module("k_proj", make_linear(d, kv_heads * head_dim, qkv_bias));
-  v_proj = register_module("v_proj", make_linear(d, kv_heads * head_dim, qkv_bias));
-  o_proj = register_module("o_proj", make_linear(heads * head_dim, d, o_bias));
+  q_proj = register_module("q_proj", Linear(d, heads * head_dim, qkv_bias));
+  k_proj = register_module("k_proj", Linear(d, kv_heads * head_dim, qkv_bias));
+  v_proj = register_module("v_proj", Linear(d, kv_heads * head_dim, qkv_bias));
+  o_proj = register_module("o_proj", Linear(heads * head_dim, d, o_bias));
 }
 
 torch::Tensor GqaAttentionImpl::forward(const torch::Tensor& x, const ForwardContext& ctx) {

@@ -14,14 +14,19 @@ torch::Tensor RmsNormImpl::forward(const torch::Tensor& x) {
   return weight * h.to(x.scalar_type());
 }
 
-torch::nn::Linear make_linear(int64_t in, int64_t out, bool bias) {
-  return torch::nn::Linear(torch::nn::LinearOptions(in, out).bias(bias));
+LinearImpl::LinearImpl(int64_t in, int64_t out, bool has_bias) {
+  weight = register_parameter("weight", torch::empty({out, in}));
+  if (has_bias) bias = register_parameter("bias", torch::empty({out}));
+}
+
+torch::Tensor LinearImpl::forward(const torch::Tensor& x) {
+  return torch::nn::functional::linear(x, weight, bias);
 }
 
 MlpImpl::MlpImpl(int64_t hidden, int64_t intermediate) {
-  gate_proj = register_module("gate_proj", make_linear(hidden, intermediate, false));
-  up_proj = register_module("up_proj", make_linear(hidden, intermediate, false));
-  down_proj = register_module("down_proj", make_linear(intermediate, hidden, false));
+  gate_proj = register_module("gate_proj", Linear(hidden, intermediate, false));
+  up_proj = register_module("up_proj", Linear(hidden, intermediate, false));
+  down_proj = register_module("down_proj", Linear(intermediate, hidden, false));
 }
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) {

@@ -15,16 +15,25 @@ struct RmsNormImpl : torch::nn::Module {
 };
 TORCH_MODULE(RmsNorm);
 
+// y = x Wᵀ + b (nn.Linear) with uninitialised parameters: every module here is built to be
+// loaded (checkpoint, conversion), and torch::nn::Linear's Kaiming init of the placeholders
+// cost about a second per 7B-sized layer and touched every page of them.
+struct LinearImpl : torch::nn::Module {
+  LinearImpl(int64_t in, int64_t out, bool bias);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::Tensor weight;  // [out, in]
+  torch::Tensor bias;    // [out], or undefined
+};
+TORCH_MODULE(Linear);
+
 struct MlpImpl : torch::nn::Module {
   MlpImpl(int64_t hidden, int64_t intermediate);
   torch::Tensor forward(const torch::Tensor& x);  // down(silu(gate(x)) * up(x))
-  torch::nn::Linear gate_proj{nullptr};  // [intermediate, hidden]
-  torch::nn::Linear up_proj{nullptr};    // [intermediate, hidden]
-  torch::nn::Linear down_proj{nullptr};  // [hidden, intermediate]
+  Linear gate_proj{nullptr};  // [intermediate, hidden]
+  Linear up_proj{nullptr};    // [intermediate, hidden]
+  Linear down_proj{nullptr};  // [hidden, intermediate]
 };
 TORCH_MODULE(Mlp);
-
-torch::nn::Linear make_linear(int64_t in, int64_t out, bool bias);
 
 // Additive causal mask [Tq, Tk] for queries at positions start..start+Tq-1 over keys 0..Tk-1.
 torch::Tensor causal_mask(int64_t tq, int64_t tk, int64_t start, const torch::Device& device);

@@ -13,18 +13,18 @@ MlaAttentionImpl::MlaAttentionImpl(const ModelConfig& c, int64_t layer_)
   const int64_t d = c.hidden_size, qk = nope + rope_dim;
   const bool bias = c.attention_bias;  // our `native` extension; stock DeepSeek has none
   if (c.q_lora_rank) {
-    q_a_proj = register_module("q_a_proj", make_linear(d, *c.q_lora_rank, false));
+    q_a_proj = register_module("q_a_proj", Linear(d, *c.q_lora_rank, false));
     if (c.qk_latent_layernorm)  // TransMLA's qk_latent_layernorm governs both latent norms
       q_a_layernorm = register_module("q_a_layernorm", RmsNorm(*c.q_lora_rank, c.rms_norm_eps));
-    q_b_proj = register_module("q_b_proj", make_linear(*c.q_lora_rank, heads * qk, bias));
+    q_b_proj = register_module("q_b_proj", Linear(*c.q_lora_rank, heads * qk, bias));
   } else {
-    q_proj = register_module("q_proj", make_linear(d, heads * qk, bias));
+    q_proj = register_module("q_proj", Linear(d, heads * qk, bias));
   }
-  kv_a_proj_with_mqa = register_module("kv_a_proj_with_mqa", make_linear(d, rank + rope_dim, bias));
+  kv_a_proj_with_mqa = register_module("kv_a_proj_with_mqa", Linear(d, rank + rope_dim, bias));
   if (c.qk_latent_layernorm)
     kv_a_layernorm = register_module("kv_a_layernorm", RmsNorm(rank, c.rms_norm_eps));
-  kv_b_proj = register_module("kv_b_proj", make_linear(rank, heads * (nope + v_dim), false));
-  o_proj = register_module("o_proj", make_linear(heads * v_dim, d, false));
+  kv_b_proj = register_module("kv_b_proj", Linear(rank, heads * (nope + v_dim), false));
+  o_proj = register_module("o_proj", Linear(heads * v_dim, d, false));
   scale = 1.0 / std::sqrt(static_cast<double>(qk));
   // DeepseekV3Attention: with yarn scaling and mscale_all_dim, scale *= mscale².
   if (c.rope.type == RopeType::kYarn && c.rope.mscale_all_dim && *c.rope.mscale_all_dim != 0) {
