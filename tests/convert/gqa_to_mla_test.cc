@@ -71,16 +71,22 @@ TEST(GqaToMla, RotationIsOrthogonal) {
 
 // §11.1 step 0: with one KV head, the GQA layer as an MLA layer whose "rotation" only moves each
 // neox pair (i, i + D/2) to the interleaved slots (2i, 2i + 1), d_r = D and no truncation.
-TEST(GqaToMla, StepZeroIdentityIsExact) {
-  const fs::path dir = tiny("mistral");  // one KV head, D = 16
-  CausalLm gqa = load_causal_lm(dir, {torch::kCPU, torch::kDouble});
-  const ModelConfig& c = gqa->config;
-  const int64_t D = c.head_dim;
+// Step 0 (§3.1): the permutation from HF's half-split rotary layout to interleaved pairs.
+torch::Tensor step_zero_rotation(int64_t D) {
   torch::Tensor p0 = torch::zeros({D, D}, torch::kDouble);
   for (int64_t i = 0; i < D / 2; ++i) {
     p0[i][2 * i] = 1;
     p0[i + D / 2][2 * i + 1] = 1;
   }
+  return p0;
+}
+
+TEST(GqaToMla, StepZeroIdentityIsExact) {
+  const fs::path dir = tiny("mistral");  // one KV head, D = 16
+  CausalLm gqa = load_causal_lm(dir, {torch::kCPU, torch::kDouble});
+  const ModelConfig& c = gqa->config;
+  const int64_t D = c.head_dim;
+  const torch::Tensor p0 = step_zero_rotation(D);
   MlaPlan plan{D, max_kv_lora_rank(c, D), std::vector<int64_t>(c.num_hidden_layers, 1), 1.0};
   std::map<std::string, torch::Tensor> tensors;
   for (const auto& item : gqa->named_parameters())
@@ -94,6 +100,29 @@ TEST(GqaToMla, StepZeroIdentityIsExact) {
   CausalLm mla = model_from_tensors(mla_config_json(read_json_file(dir / "config.json"), c, plan), tensors);
   torch::Tensor ids = torch::randint(0, 256, {2, 20}, torch::kLong);
   EXPECT_LT(max_diff(logits(mla, ids), logits(gqa, ids)), 1e-9);
+}
+
+TEST(GqaToMla, ConvertedLayerSharesTheGqaMlp) {
+  // build_mla_layer reuses the GQA layer's MLP and norms (a plan holds many built layers) and
+  // takes the attention tensors given; a dtype change still copies.
+  const fs::path dir = tiny("mistral");
+  CausalLm gqa = load_causal_lm(dir, {torch::kCPU, torch::kDouble});
+  const ModelConfig& c = gqa->config;
+  const int64_t D = c.head_dim;
+  MlaPlan plan{D, max_kv_lora_rank(c, D), std::vector<int64_t>(c.num_hidden_layers, 1), 1.0};
+  const ModelConfig mla = parse_config(mla_config_json(read_json_file(dir / "config.json"), c, plan));
+  auto& layer = *gqa->model->layers[1]->as<DecoderLayerImpl>();
+  auto attn = mla_attention_tensors(*dynamic_cast<GqaAttentionImpl*>(layer.self_attn.get()),
+                                    step_zero_rotation(D), D, {});
+  DecoderLayer same = build_mla_layer(mla, 1, layer, attn, {torch::kCPU, torch::kDouble});
+  EXPECT_EQ(same->mlp->up_proj->weight.data_ptr(), layer.mlp->up_proj->weight.data_ptr());
+  EXPECT_EQ(same->input_layernorm->weight.data_ptr(), layer.input_layernorm->weight.data_ptr());
+  for (const auto& item : same->named_parameters())
+    if (item.key().rfind("self_attn.", 0) == 0)
+      EXPECT_TRUE(torch::equal(item.value(), attn.at(item.key().substr(10)))) << item.key();
+  DecoderLayer narrow = build_mla_layer(mla, 1, layer, attn, {torch::kCPU, torch::kFloat});
+  EXPECT_NE(narrow->mlp->up_proj->weight.data_ptr(), layer.mlp->up_proj->weight.data_ptr());
+  EXPECT_EQ(narrow->mlp->up_proj->weight.scalar_type(), torch::kFloat);
 }
 
 // §11.2 for G > 1, in the latent form: with f = 1 and d_r = D, RoPE on every rotated channel
