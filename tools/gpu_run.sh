@@ -63,12 +63,12 @@ stock)
 benchconv)
   for f in calib_2m select_1m wiki400k_lf sec400k; do xz -dkf .gpu/data/$f.txt.xz; done
   D=.gpu/data
-  for b in 0.5:half 0.333:third; do
+  for b in ${BENCH_BUDGETS:-0.5:half 0.333:third}; do
     build-cuda/youzhi bench convert --model models/yz-qwen2-gqa-16m --kv-budget ${b%%:*} \
       --calib $D/calib_2m.txt --select $D/select_1m.txt --eval-file $D/wiki400k_lf.txt \
       --eval-file $D/sec400k.txt --seeds 3 --calib-samples 128 --calib-len 256 \
       --select-samples 16 --select-len 1024 --eval-ctx 1024 --eval-chunks 32 --device cuda \
-      --out "$OUT/bench_convert_${b#*:}.json" --overwrite 2> /tmp/bench_${b#*:}.err | tail -9
+      --out "$OUT/bench_convert_${b#*:}${BENCH_TAG:-}.json" --overwrite 2> /tmp/bench_${b#*:}.err | tail -9
   done ;;
 plan7b)
   [ -f /tmp/q7b/config.json ] || python3 tools/make_random_checkpoint.py tests/data/configs/qwen2.5-7b.json /tmp/q7b .gpu/data/qwen3_tokenizer.json

@@ -66,8 +66,7 @@ ConversionResult convert_module(CausalLm& gqa, const nlohmann::json& config_json
                               fin[n] = t.detach().clone();
                             }, o);
   const ModelConfig& c = gqa->config;
-  MlaPlan done = per_layer_plan(plan, c.num_hidden_layers);
-  done.freqfold = r.report["plan"]["freqfold"].get<std::vector<int64_t>>();
+  const MlaPlan done = converted_plan(plan, c, r.report);
   r.final = model_from_tensors(mla_config_json(config_json, c, done), fin);
   r.partial = model_from_tensors(mla_config_json(config_json, c, step1_plan(c, done)), partial);
   return r;
@@ -156,9 +155,8 @@ nlohmann::ordered_json convert_model(const ConvertRequest& request) {
   report["calibration"] = {{"samples", r.calibration.samples}, {"length", r.calibration.length},
                            {"seed", r.calibration.seed}};
   if (adaptive) report["adaptive"] = adaptive_report;
-  MlaPlan done = per_layer_plan(r.plan, cfg.num_hidden_layers);
-  done.freqfold = report["plan"]["freqfold"].get<std::vector<int64_t>>();
-  nlohmann::ordered_json config = mla_config_json(read_json_file(r.model / "config.json"), cfg, done);
+  nlohmann::ordered_json config = mla_config_json(read_json_file(r.model / "config.json"), cfg,
+                                                  converted_plan(r.plan, cfg, report));
   config["youzhi"]["calibration"] = report["calibration"];
   write_file_atomic(out.path() / "config.json", config.dump(2) + "\n");
   for (const char* f : {"tokenizer.json", "tokenizer_config.json", "chat_template.jinja",

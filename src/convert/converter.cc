@@ -185,6 +185,13 @@ FoldSearch search_freqfold(const Context& ctx, const MlaPlan& plan, const Conver
 
 }  // namespace
 
+MlaPlan converted_plan(const MlaPlan& requested, const ModelConfig& gqa,
+                       const nlohmann::json& report) {
+  MlaPlan done = per_layer_plan(requested, gqa.num_hidden_layers);
+  done.freqfold = report.at("plan").at("freqfold").get<std::vector<int64_t>>();
+  return done;
+}
+
 nlohmann::ordered_json convert_stream(const ModelSource& src, MlaPlan plan,
                                       const ConversionData& data, const TensorSink& out,
                                       const ConversionOptions& opt) {

@@ -55,6 +55,10 @@ struct ConversionOptions {
 nlohmann::ordered_json convert_stream(const ModelSource& source, MlaPlan plan,
                                       const ConversionData& data, const TensorSink& out,
                                       const ConversionOptions& options);
+// The plan a conversion carried out: `requested` per layer with the folds it used (report's
+// plan.freqfold, which `auto` fills in).
+MlaPlan converted_plan(const MlaPlan& requested, const ModelConfig& gqa,
+                       const nlohmann::json& report);
 
 // The GQA attention of a decoder layer.
 GqaAttentionImpl& gqa_attention(DecoderLayerImpl& layer);
