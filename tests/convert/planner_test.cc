@@ -133,7 +133,9 @@ TEST(Planner, ProfilesAreSingleLayerChangesOfTheBestUniformPlan) {
       folds[l] = f;
       const double want = f == best ? 0.0 : nll_of(folds) - ctx["selection_nll"].get<double>();
       EXPECT_NEAR(ch["delta_nll"].get<double>(), want, kTol) << "layer " << l << " f " << f;
-      if (f != best) EXPECT_GT(std::abs(want), 1e-4) << "a fold of " << f << " changed nothing";
+      if (f != best) {
+        EXPECT_GT(std::abs(want), 1e-4) << "a fold of " << f << " changed nothing";
+      }
     }
 }
 
