@@ -97,7 +97,7 @@ struct ConvertRequest {
   // Layer-adaptive planning (planner.h): "fold" or "budget"; empty = the plan as given.
   std::string adaptive;
   int64_t kv_elements_per_layer = 0;  // budget: mean r + d_r per layer (0: d_r + kv_lora_rank)
-  fs::path profile_cache;             // reuse sensitivity profiles across budgets
+  fs::path profile_cache;             // reuse sensitivity profiles of the same plan settings
   // Weights and activations of the planning forwards: bfloat16 halves the cost of a plan for
   // 7B-class models on a GPU (the conversion itself always runs in float32).
   torch::ScalarType plan_dtype = torch::kFloat;

@@ -437,8 +437,8 @@ AdaptivePlan plan_adaptive(CausalLm& gqa, const nlohmann::json& config_json,
   } else {
     idx = knapsack(prof.choices, prof.delta, k * L);
   }
-  std::vector<LayerChoice> cur(L);
-  for (int64_t l = 0; l < L; ++l) cur[l] = prof.choices[l][idx[l]];
+  std::vector<LayerChoice> initial(L);
+  for (int64_t l = 0; l < L; ++l) initial[l] = prof.choices[l][idx[l]];
   auto spend_slack = [&](std::vector<LayerChoice>& plan) {
     // Budget plans: unused elements go to the ranks of the most sensitive layers.
     int64_t slack = k * L;
@@ -455,17 +455,16 @@ AdaptivePlan plan_adaptive(CausalLm& gqa, const nlohmann::json& config_json,
       slack -= add;
     }
   };
-  if (req.mode == AdaptiveMode::kBudget) spend_slack(cur);
-  const std::vector<LayerChoice> initial = cur;
+  if (req.mode == AdaptiveMode::kBudget) spend_slack(initial);
 
   // Refinement on the fully converted model (interaction-aware), scored on the selection split.
-  auto st = planner.start(cur);
+  PlanState st = planner.start(initial);
+  const std::vector<LayerChoice>& cur = st.plan;  // the plan refinement has accepted so far
   const double initial_nll = st.nll;
   int64_t trials = 0, accepted = 0;
   auto try_plan = [&](const std::vector<LayerChoice>& trial) {
     ++trials;
     if (!planner.try_plan(st, trial)) return false;
-    cur = trial;
     ++accepted;
     return true;
   };

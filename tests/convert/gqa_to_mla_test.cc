@@ -117,9 +117,11 @@ TEST(GqaToMla, ConvertedLayerSharesTheGqaMlp) {
   DecoderLayer same = build_mla_layer(mla, 1, layer, attn, {torch::kCPU, torch::kDouble});
   EXPECT_EQ(same->mlp->up_proj->weight.data_ptr(), layer.mlp->up_proj->weight.data_ptr());
   EXPECT_EQ(same->input_layernorm->weight.data_ptr(), layer.input_layernorm->weight.data_ptr());
-  for (const auto& item : same->named_parameters())
-    if (item.key().rfind("self_attn.", 0) == 0)
+  for (const auto& item : same->named_parameters()) {
+    if (item.key().rfind("self_attn.", 0) == 0) {
       EXPECT_TRUE(torch::equal(item.value(), attn.at(item.key().substr(10)))) << item.key();
+    }
+  }
   DecoderLayer narrow = build_mla_layer(mla, 1, layer, attn, {torch::kCPU, torch::kFloat});
   EXPECT_NE(narrow->mlp->up_proj->weight.data_ptr(), layer.mlp->up_proj->weight.data_ptr());
   EXPECT_EQ(narrow->mlp->up_proj->weight.scalar_type(), torch::kFloat);
