@@ -46,7 +46,8 @@ tests)
   grep -E "Cuda" "$OUT/ctest.log" | grep -E "Test +#" | sed -E 's/ +\.+ +/ /' | head -20 ;;
 gputests)
   ctest --test-dir build-cuda --output-on-failure -R "Cuda|cuda|CUDA" > "$OUT/ctest_gpu.log" 2>&1
-  grep -E "identical positions|tests passed|tests failed|\(Failed\)|Test +#" "$OUT/ctest_gpu.log" | sed -E 's/ +\.+ +/ /' | head -40 ;;
+  grep -E "tests passed|tests failed|\(Failed\)|Test +#" "$OUT/ctest_gpu.log" | sed -E 's/ +\.+ +/ /' | head -40
+  build-cuda/tests/engine_test --gtest_filter='EngineCuda.*' | grep -E "identical positions" ;;
 tokbench)
   echo "== tokenizer benchmark (10 MB of pretrain.txt, one thread)"
   for t in yz:models/yz-qwen2-gqa-16m/tokenizer.json qwen3:.gpu/data/qwen3_tokenizer.json; do
