@@ -15,10 +15,13 @@
 namespace yz {
 
 // What every attention layer of one forward call shares: cos/sin per rotary width for the
-// positions being computed, the causal mask, and the cache (optional).
+// positions being computed, the causal mask, and the cache (optional). Packed training batches
+// (documents restarting their positions, no attention across documents) carry per-row tables
+// and masks, which broadcast over the heads.
 struct ForwardContext {
-  std::map<int64_t, std::pair<torch::Tensor, torch::Tensor>> cos_sin;  // dim -> [T, dim] each
-  torch::Tensor mask;   // [T, start + T] additive, undefined when T == 1
+  // dim -> cos, sin: [T, dim] each, or [B, 1, T, dim] for per-row positions
+  std::map<int64_t, std::pair<torch::Tensor, torch::Tensor>> cos_sin;
+  torch::Tensor mask;   // additive [T, start + T] or [B, 1, T, T]; undefined when T == 1
   KvCache* cache = nullptr;
   int64_t start = 0;    // position of the first new token
 };

@@ -51,25 +51,50 @@ CausalLmImpl::CausalLmImpl(const ModelConfig& c) : config(c) {
 
 torch::Tensor CausalLmImpl::forward(const torch::Tensor& ids, KvCache* cache,
                                     const LayerObserver& observer) {
+  torch::Tensor h = decode(ids, cache, observer, {});
+  return torch::nn::functional::linear(h, output_weight());
+}
+
+torch::Tensor CausalLmImpl::hidden_states(const torch::Tensor& ids, const ForwardOptions& options) {
+  return decode(ids, nullptr, nullptr, options);
+}
+
+const torch::Tensor& CausalLmImpl::output_weight() const {
+  return lm_head ? lm_head->weight : model->embed_tokens->weight;
+}
+
+torch::Tensor CausalLmImpl::decode(const torch::Tensor& ids, KvCache* cache,
+                                   const LayerObserver& observer, const ForwardOptions& options) {
   const int64_t T = ids.size(1);
   ForwardContext ctx;
   ctx.cache = cache;
   ctx.start = cache ? cache->length() : 0;
   torch::Tensor h = model->embed_tokens(ids);  // [B, T, hidden]
-  auto positions = torch::arange(ctx.start, ctx.start + T, torch::dtype(torch::kLong).device(ids.device()));
-  for (const auto& [dim, tables] : rotary)
-    ctx.cos_sin[dim] = rotary_cos_sin(tables, positions, h.scalar_type());
-  if (T > 1) ctx.mask = causal_mask(T, ctx.start + T, ctx.start, ids.device());
+  const bool per_row = options.positions.defined();
+  torch::Tensor positions =  // [T] or [B, T]
+      per_row ? options.positions
+              : torch::arange(ctx.start, ctx.start + T, torch::dtype(torch::kLong).device(ids.device()));
+  for (const auto& [dim, tables] : rotary) {
+    auto [cos, sin] = rotary_cos_sin(tables, positions, h.scalar_type());
+    ctx.cos_sin[dim] = per_row ? std::make_pair(cos.unsqueeze(1), sin.unsqueeze(1))
+                               : std::make_pair(cos, sin);
+  }
+  if (options.mask.defined()) ctx.mask = options.mask;
+  else if (T > 1) ctx.mask = causal_mask(T, ctx.start + T, ctx.start, ids.device());
   int64_t index = 0;
   for (const auto& layer : *model->layers) {
     const int64_t l = index++;
-    h = layer->as<DecoderLayerImpl>()->forward(
+    auto& decoder_layer = *layer->as<DecoderLayerImpl>();
+    if (options.run_layer) {
+      h = options.run_layer(decoder_layer, h, ctx);
+      continue;
+    }
+    h = decoder_layer.forward(
         h, ctx, observer ? [&](const torch::Tensor& x) { observer(l, x); }
                          : std::function<void(const torch::Tensor&)>());
   }
   if (cache) cache->advance(T);
-  h = model->norm(h);
-  return lm_head ? lm_head(h) : torch::nn::functional::linear(h, model->embed_tokens->weight);
+  return model->norm(h);
 }
 
 KvCache CausalLmImpl::new_cache(int64_t batch, int64_t capacity) const {
