@@ -207,6 +207,7 @@ Command add_train(CLI::App& app) {
   app.require_subcommand(1);
   auto distill = std::make_shared<TrainOpts>();
   CLI::App* d = app.add_subcommand("distill", "GKD from a teacher (the original model) into a student");
+  d->option_defaults()->always_capture_default();  // --help shows every default
   d->add_option("--teacher", distill->c.teacher, "Teacher model directory (frozen)")->required();
   d->add_option("--student", distill->c.student, "Student model directory (e.g. a conversion)")
       ->required();
@@ -217,6 +218,7 @@ Command add_train(CLI::App& app) {
   add_common(*d, *distill);
   auto lm = std::make_shared<TrainOpts>();
   CLI::App* l = app.add_subcommand("lm", "Cross-entropy training (the baseline; continued pretraining)");
+  l->option_defaults()->always_capture_default();
   l->add_option("--model", lm->c.student, "Model directory to train")->required();
   add_common(*l, *lm);
   Command run_distill = run_train(distill, train::Objective::kDistill);

@@ -9,7 +9,8 @@
 # (cost of adaptive fold and budget plans on the 7B shape; PLAN7B_MODES picks), trainbench (one
 # GKD step on a Qwen2.5-7B-shaped teacher and its MLA student, ours vs transformers + TRL's loss),
 # heal (the bundled model at a third of the KV cache healed with CE and GKD at several token
-# budgets; bench/run_heal.sh). At most 8 files return.
+# budgets; bench/run_heal.sh), dp2 (nvidia-h200-x2 only: data-parallel distillation on 2 GPUs
+# against 1, a killed worker and --resume; bench/run_dp2.sh). At most 8 files return.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/yz_out}; mkdir -p "$OUT"
@@ -99,5 +100,7 @@ trainbench)
   bash bench/run_train_bench.sh "$OUT/trainbench.json" ;;
 heal)
   bash bench/run_heal.sh "$OUT/heal.json" ;;
+dp2)
+  bash bench/run_dp2.sh "$OUT/train_dp2.json" ;;
 esac
 done

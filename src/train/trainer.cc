@@ -184,56 +184,117 @@ nlohmann::ordered_json config_to_json(const TrainConfig& c) {
   return j;
 }
 
-nlohmann::ordered_json run_training(const TrainConfig& c, const DistEnv& env) {
-  const auto t_start = Clock::now();
-  validate(c, env);
-  const bool distill = c.objective == Objective::kDistill;
-  const bool lead = env.rank == 0;
-  const bool say = lead && c.verbose;
-  torch::Device device = parse_device(c.device);
-  if (device.is_cuda() && env.world > 1) device = torch::Device(torch::kCUDA, env.local_rank);
-  c10::DeviceGuard device_guard(device);
-  const torch::ScalarType dtype =
-      parse_dtype_name(c.dtype.empty() ? (device.is_cuda() ? "bfloat16" : "float32") : c.dtype);
-  if (!device.is_cuda() && env.world > 1) {
-    const char* lw = std::getenv("LOCAL_WORLD_SIZE");
-    const int local = lw != nullptr ? std::max(1, std::atoi(lw)) : env.world;
-    torch::set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / local));
+namespace {
+
+// One run: set up (inputs checked before heavy work, run directory, models, resumed state), then
+// steps until the budget is spent or a stop is requested, then the summary.
+class Trainer {
+ public:
+  Trainer(const TrainConfig& c, const DistEnv& env)
+      : c_(c), env_(env), distill_(c.objective == Objective::kDistill), lead_(env.rank == 0),
+        device_(pick_device(c, env)), guard_(device_) {}
+
+  nlohmann::ordered_json run() {
+    prepare();
+    Progress bar("train", total_steps_ - start_step_, "step", lead_ && c_.progress);
+    while (state_.step < total_steps_ && !stopped_) {
+      step();
+      bar.add(1);
+      const bool last = state_.step == total_steps_;
+      if (c_.eval_every > 0 && (state_.step % c_.eval_every == 0 || last)) evaluate(true);
+      if (c_.save && (last || stopped_ || (c_.save_every > 0 && state_.step % c_.save_every == 0))) save();
+    }
+    bar.finish();
+    return finish();
   }
 
+ private:
+  // One GPU per process: worker r of a data-parallel run takes cuda:LOCAL_RANK.
+  static torch::Device pick_device(const TrainConfig& c, const DistEnv& env) {
+    torch::Device d = parse_device(c.device);
+    if (!d.is_cuda() || env.world == 1) return d;
+    YZ_CHECK(env.local_rank < static_cast<int>(torch::cuda::device_count()), "worker ", env.rank,
+             " needs cuda:", env.local_rank, " but ", torch::cuda::device_count(),
+             " CUDA device(s) are visible (one GPU per process)");
+    return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank));
+  }
+
+  void prepare();
+  void step();
+  PackedRows step_rows(double* gen_s, bool* on_policy);
+  void evaluate(bool print);
+  void save();
+  nlohmann::ordered_json finish();
+
+  const TrainConfig& c_;
+  const DistEnv env_;
+  const bool distill_, lead_;
+  const torch::Device device_;
+  c10::DeviceGuard guard_;  // the current device of this worker (NCCL, allocations)
+  torch::ScalarType dtype_ = torch::kFloat;
+  int64_t rows_per_step_ = 0, own_rows_ = 0, micro_rows_ = 0, total_steps_ = 0, start_step_ = 0;
+  LrSchedule schedule_;
+  bool resuming_ = false, stopped_ = false;
+  std::unique_ptr<tok::Tokenizer> tokenizer_;
+  std::unique_ptr<TextDocuments> docs_;
+  std::unique_ptr<Packer> packer_;
+  std::unique_ptr<Dist> dist_;
+  CausalLm student_{nullptr}, teacher_{nullptr};
+  TrainableParams trainable_;
+  std::unique_ptr<AdamW> optimizer_;
+  std::unique_ptr<GradBuckets> buckets_;
+  TrainState state_;
+  std::vector<std::pair<std::string, std::vector<int32_t>>> eval_ids_;
+  std::unique_ptr<TrainLog> log_;
+  nlohmann::ordered_json eval_before_, eval_after_;
+  int64_t eval_step_ = -1;  // step of the latest evaluation
+  double last_loss_ = std::nan(""), train_seconds_ = 0;
+  int64_t loss_peak_bytes_ = 0, step_peak_bytes_ = 0;
+  Clock::time_point t_start_ = Clock::now();
+};
+
+void Trainer::prepare() {
+  validate(c_, env_);
+  dtype_ = parse_dtype_name(c_.dtype.empty() ? (device_.is_cuda() ? "bfloat16" : "float32") : c_.dtype);
+  if (!device_.is_cuda() && env_.world > 1) {  // share the cores between the local workers
+    const char* lw = std::getenv("LOCAL_WORLD_SIZE");
+    const int local = lw != nullptr ? std::max(1, std::atoi(lw)) : env_.world;
+    torch::set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / local));
+  }
   // Inputs and settings, before any heavy work.
-  if (distill) check_pair(c.teacher, c.student, lead);
-  const ModelConfig student_cfg = load_config(c.student);
-  if (distill && student_cfg.family != Family::kMla && lead)
+  if (distill_) check_pair(c_.teacher, c_.student, lead_);
+  const ModelConfig student_cfg = load_config(c_.student);
+  if (distill_ && student_cfg.family != Family::kMla && lead_)
     std::fprintf(stderr, "warning: student %s is a %s model, not an MLA conversion\n",
-                 c.student.string().c_str(), family_name(student_cfg.family));
-  const tok::Tokenizer tokenizer = tok::Tokenizer::from_file(c.student);
-  const int64_t rows_per_step = c.batch_tokens / c.seq_len;
-  const int64_t own_rows = rows_per_step / env.world, micro_rows = own_rows / c.grad_accum;
-  const int64_t total_steps = c.steps > 0 ? c.steps : (c.tokens + c.batch_tokens - 1) / c.batch_tokens;
-  LrSchedule schedule = c.lr;
-  schedule.total = total_steps;
-  YZ_CHECK(schedule.warmup < total_steps, "--warmup ", schedule.warmup, " must be below the ",
-           total_steps, " steps of the budget");
-  TextDocuments docs(c.data, tokenizer, c.documents);
+                 c_.student.string().c_str(), family_name(student_cfg.family));
+  tokenizer_ = std::make_unique<tok::Tokenizer>(tok::Tokenizer::from_file(c_.student));
+  rows_per_step_ = c_.batch_tokens / c_.seq_len;
+  own_rows_ = rows_per_step_ / env_.world;
+  micro_rows_ = own_rows_ / c_.grad_accum;
+  total_steps_ = c_.steps > 0 ? c_.steps : (c_.tokens + c_.batch_tokens - 1) / c_.batch_tokens;
+  schedule_ = c_.lr;
+  schedule_.total = total_steps_;
+  YZ_CHECK(schedule_.warmup < total_steps_, "--warmup ", schedule_.warmup, " must be below the ",
+           total_steps_, " steps of the budget");
+  docs_ = std::make_unique<TextDocuments>(c_.data, *tokenizer_, c_.documents);
   {  // too little data: one step would use some text twice
-    Packer probe(docs, c.seq_len, c.seed);
-    probe.next(rows_per_step);
+    Packer probe(*docs_, c_.seq_len, c_.seed);
+    probe.next(rows_per_step_);
     const DataCursor& k = probe.cursor();
     YZ_CHECK(k.epoch == 0 || (k.epoch == 1 && k.doc == 0 && k.offset == 0), "--data holds fewer than ",
-             c.batch_tokens, " tokens (one step of --batch-tokens); give more text or a smaller batch");
+             c_.batch_tokens, " tokens (one step of --batch-tokens); give more text or a smaller batch");
   }
-  const nlohmann::ordered_json args = config_to_json(c);
-  std::vector<fs::path> inputs = c.data;
-  inputs.push_back(c.student);
-  if (distill) inputs.push_back(c.teacher);
-  const bool exists = fs::exists(c.out);
-  YZ_CHECK(!exists || c.resume || c.overwrite, "output ", c.out.string(),
+  const nlohmann::ordered_json args = config_to_json(c_);
+  std::vector<fs::path> inputs = c_.data;
+  inputs.push_back(c_.student);
+  if (distill_) inputs.push_back(c_.teacher);
+  const bool exists = fs::exists(c_.out);
+  YZ_CHECK(!exists || c_.resume || c_.overwrite, "output ", c_.out.string(),
            " already exists; pass --resume to continue its run or --overwrite to start over");
-  const bool resuming = c.resume && exists;
-  if (resuming) {
-    const fs::path a = c.out / "train" / "args.json";
-    YZ_CHECK(fs::is_regular_file(a), c.out.string(), " is not a training run (no train/args.json)");
+  resuming_ = c_.resume && exists;
+  if (resuming_) {
+    const fs::path a = c_.out / "train" / "args.json";
+    YZ_CHECK(fs::is_regular_file(a), c_.out.string(), " is not a training run (no train/args.json)");
     const nlohmann::json old = read_json_file(a), now = args;
     for (auto it = now.begin(); it != now.end(); ++it)
       YZ_CHECK(kResumeFree.count(it.key()) || (old.contains(it.key()) && old[it.key()] == it.value()),
@@ -241,218 +302,210 @@ nlohmann::ordered_json run_training(const TrainConfig& c, const DistEnv& env) {
                " in ", a.string(), ", now ", it.value().dump(), " (a resumed run must compute the same)");
   }
 
-  std::unique_ptr<Dist> dist;
-  if (env.world > 1) dist = std::make_unique<Dist>(env, device, std::chrono::seconds(c.dist_timeout_s));
-  if (lead && !resuming) create_run_dir(c.out, c.student, args, c.overwrite, inputs);
-  if (dist) dist->barrier();
+  if (env_.world > 1) dist_ = std::make_unique<Dist>(env_, device_, std::chrono::seconds(c_.dist_timeout_s));
+  if (lead_ && !resuming_) create_run_dir(c_.out, c_.student, args, c_.overwrite, inputs);
+  if (dist_) dist_->barrier();
 
   // Models: frozen teacher, student with float32 masters of its trainable group.
-  CausalLm student = load_causal_lm(c.student, {device, dtype});
-  CausalLm teacher{nullptr};
-  if (distill) {
-    teacher = load_causal_lm(c.teacher, {device, dtype});
-    for (auto& p : teacher->parameters()) p.set_requires_grad(false);
+  student_ = load_causal_lm(c_.student, {device_, dtype_});
+  if (distill_) {
+    teacher_ = load_causal_lm(c_.teacher, {device_, dtype_});
+    for (auto& p : teacher_->parameters()) p.set_requires_grad(false);
   }
-  TrainableParams trainable = select_trainable(student, c.train);
-  AdamW optimizer(trainable.masters, trainable.names, trainable.decay, c.adamw);
-  TrainState state;
-  if (resuming) {
-    auto loaded = load_latest_checkpoint(c.out, trainable, optimizer, [&](const std::string& m) {
-      if (lead) std::fprintf(stderr, "warning: %s\n", m.c_str());
+  trainable_ = select_trainable(student_, c_.train);
+  optimizer_ = std::make_unique<AdamW>(trainable_.masters, trainable_.names, trainable_.decay, c_.adamw);
+  if (resuming_) {
+    auto loaded = load_latest_checkpoint(c_.out, trainable_, *optimizer_, [&](const std::string& m) {
+      if (lead_) std::fprintf(stderr, "warning: %s\n", m.c_str());
     });
-    if (loaded) state = *loaded;
-    if (say) std::printf("resuming %s at step %lld of %lld\n", c.out.string().c_str(),
-                         static_cast<long long>(state.step), static_cast<long long>(total_steps));
+    if (loaded) state_ = *loaded;
+    if (lead_ && c_.verbose)
+      std::printf("resuming %s at step %lld of %lld\n", c_.out.string().c_str(),
+                  static_cast<long long>(state_.step), static_cast<long long>(total_steps_));
   }
-  Packer packer(docs, c.seq_len, c.seed);
-  packer.seek(state.cursor);
-  GradBuckets buckets(trainable.params, trainable.masters, dist.get());
+  start_step_ = state_.step;
+  packer_ = std::make_unique<Packer>(*docs_, c_.seq_len, c_.seed);
+  packer_->seek(state_.cursor);
+  buckets_ = std::make_unique<GradBuckets>(trainable_.params, trainable_.masters, dist_.get());
+  if (!lead_) return;
+  for (const auto& f : c_.eval_files)
+    eval_ids_.emplace_back(f.filename().string(), tokenizer_->encode(read_text_input(f)));
+  log_ = std::make_unique<TrainLog>(c_.out / "train" / "log.jsonl", state_.step > 0 ? state_.step : -1);
+  if (state_.step == 0) evaluate(false);
+}
 
-  std::vector<std::pair<std::string, std::vector<int32_t>>> eval_ids;
-  if (lead)
-    for (const auto& f : c.eval_files) eval_ids.emplace_back(f.filename().string(), tokenizer.encode(read_text_input(f)));
-  auto evaluate = [&]() {
-    nlohmann::ordered_json e;
-    PplOptions po;
-    po.ctx = c.eval_ctx;
-    po.max_chunks = c.eval_chunks;
-    po.progress = false;
-    for (const auto& [name, ids] : eval_ids) e[name] = perplexity(student, ids, po).ppl;
-    return e;
-  };
-  std::unique_ptr<TrainLog> log;
-  nlohmann::ordered_json eval_before, eval_after;
-  int64_t eval_step = -1;  // step of the latest evaluation
-  if (lead) {
-    log = std::make_unique<TrainLog>(c.out / "train" / "log.jsonl", state.step > 0 ? state.step : -1);
-    if (state.step == 0 && !eval_ids.empty()) {
-      eval_before = evaluate();
-      log->write({{"step", 0}, {"eval", eval_before}});
-      eval_step = 0;
-    }
-  }
-
-  const int dev_index = device.is_cuda() ? std::max<int>(0, device.index()) : 0;
-  const int64_t start_step = state.step;
-  double last_loss = std::nan(""), train_seconds = 0;
-  int64_t loss_peak_bytes = 0, step_peak_bytes = 0;
-  bool stopped = false;
-  Progress bar("train", total_steps - start_step, "step", lead && c.progress);
-  const torch::Tensor w_teacher = distill ? teacher->output_weight() : torch::Tensor();
-  for (; state.step < total_steps; ) {
-    const int64_t step = state.step;
+// This rank's rows of the step: packed data, or (probability λ, drawn once per step from the seed
+// so every rank agrees) the student's own continuations of them.
+PackedRows Trainer::step_rows(double* gen_s, bool* on_policy) {
+  const int64_t step = state_.step;
+  PackedRows rows = packer_->next(rows_per_step_).slice(env_.rank * own_rows_, own_rows_);
+  *on_policy = distill_ && c_.lambda > 0 && uniform01(mix_seed(c_.seed, kDrawLambda, step)) < c_.lambda;
+  *gen_s = 0;
+  if (*on_policy) {
     const auto t0 = Clock::now();
-    if (device.is_cuda()) kernels::reset_device_peak(dev_index);
-    const PackedRows all = packer.next(rows_per_step);
-    PackedRows rows = all.slice(env.rank * own_rows, own_rows);
-    const bool on_policy =
-        distill && c.lambda > 0 && uniform01(mix_seed(c.seed, kDrawLambda, step)) < c.lambda;
-    double gen_s = 0;
-    if (on_policy) {
-      const auto tg = Clock::now();
-      rows = on_policy_rows(student, rows, c, step, env.rank * own_rows, device, micro_rows);
-      gen_s = seconds_since(tg);
-    }
-    // Every rank normalises by the tokens the whole step counts (TRL's num_items_in_batch).
-    torch::Tensor counted = (rows.targets != kIgnore).sum().to(torch::kDouble).to(device).reshape({1});
-    if (dist) dist->allreduce_sum(counted);
-    const double global_count = counted.item<double>();
-    YZ_CHECK(global_count > 0, "step ", step, " has no token to train on (every target masked)");
-    LossOptions lo;
-    lo.gkd = distill;
-    lo.beta = c.beta;
-    lo.scale = 1.0 / global_count;
-    lo.chunk = c.loss_chunk;
-    buckets.zero();
-    torch::Tensor loss_sum = torch::zeros({2}, torch::dtype(torch::kDouble).device(device));
-    int64_t pairs = 0;
-    for (int64_t k = 0; k < c.grad_accum; ++k) {
-      const PackedRows mb = rows.slice(k * micro_rows, micro_rows);
-      pairs += attended_pairs(mb.segments);
-      buckets.begin_micro(k + 1 == c.grad_accum);
-      ForwardOptions fo;
-      torch::Tensor ids = mb.ids.to(device);
-      fo.positions = mb.positions.to(device);
-      fo.mask = document_mask(mb.segments, dtype, device);
-      torch::Tensor h_t;
-      if (distill) {
-        torch::NoGradGuard no_grad;
-        h_t = teacher->hidden_states(ids, fo).reshape({-1, teacher->config.hidden_size});
-      }
-      if (c.activation_checkpointing) fo.run_layer = checkpointed_layers();
-      torch::Tensor h_s = student->hidden_states(ids, fo).reshape({-1, student->config.hidden_size});
-      const bool measure = device.is_cuda() && k == 0;
-      int64_t before = 0;
-      if (measure) {
-        step_peak_bytes = std::max(step_peak_bytes, kernels::device_peak_bytes(dev_index));
-        before = kernels::device_allocated_bytes(dev_index);
-        kernels::reset_device_peak(dev_index);
-      }
-      torch::Tensor loss = chunked_linear_loss(h_s, student->output_weight(),
-                                               mb.targets.reshape({-1}).to(device), h_t, w_teacher, lo);
-      if (measure) loss_peak_bytes = std::max(loss_peak_bytes, kernels::device_peak_bytes(dev_index) - before);
-      loss.backward();
-      loss_sum[0] += loss.detach().to(torch::kDouble);
-      for (auto& p : trainable.params) p.mutable_grad() = torch::Tensor();
-    }
-    buckets.finish_step();
-    if (c.stop != nullptr && c.stop->load()) loss_sum[1] = 1.0;
-    if (dist) dist->allreduce_sum(loss_sum);  // the loss and whether any rank was asked to stop
-    std::vector<torch::Tensor> grads;
-    for (const auto& m : trainable.masters) grads.push_back(m.grad());
-    const double grad_norm = clip_grad_norm(grads, c.clip);
-    const double lr = schedule.at(step);
-    optimizer.step(lr);
-    copy_masters_to_params(trainable);
-    const torch::Tensor sums = loss_sum.cpu();
-    last_loss = sums[0].item<double>();
-    stopped = sums[1].item<double>() > 0;
-    const double dt = seconds_since(t0);
-    if (device.is_cuda()) step_peak_bytes = std::max(step_peak_bytes, kernels::device_peak_bytes(dev_index));
-    train_seconds += dt;
-    state.step += 1;
-    state.tokens += c.batch_tokens;
-    state.cursor = packer.cursor();
+    rows = on_policy_rows(student_, rows, c_, step, env_.rank * own_rows_, device_, micro_rows_);
+    *gen_s = seconds_since(t0);
+  }
+  return rows;
+}
 
-    if (lead) {
-      nlohmann::ordered_json r;
-      r["step"] = state.step;
-      r["tokens"] = state.tokens;
-      r["epoch"] = state.cursor.epoch;
-      r["loss"] = last_loss;
-      r["grad_norm"] = grad_norm;
-      r["lr"] = lr;
-      r["counted_tokens"] = static_cast<int64_t>(global_count);
-      r["tokens_per_s"] = c.batch_tokens / dt;
-      r["step_s"] = dt;
-      if (distill) r["on_policy"] = on_policy;
-      if (on_policy) r["gen_s"] = gen_s;
-      if (dist) r["comm_wait_s"] = buckets.comm_seconds();
-      if (device.is_cuda()) {
-        const StepFlops f = step_flops(distill ? &teacher->config : nullptr, student->config,
-                                       trainable, own_rows * c.seq_len, pairs);
-        r["mfu"] = f.total() / ((dt - gen_s) * c.peak_tflops * 1e12);
-        r["peak_device_bytes"] = step_peak_bytes;
-      }
-      log->write(r);
-      bar.add(1);
+void Trainer::step() {
+  const auto t0 = Clock::now();
+  const int dev = device_.is_cuda() ? std::max<int>(0, device_.index()) : 0;
+  if (device_.is_cuda()) kernels::reset_device_peak(dev);
+  double gen_s = 0;
+  bool on_policy = false;
+  const PackedRows rows = step_rows(&gen_s, &on_policy);
+  // Every rank normalises by the tokens the whole step counts (TRL's num_items_in_batch).
+  torch::Tensor counted = (rows.targets != kIgnore).sum().to(torch::kDouble).to(device_).reshape({1});
+  if (dist_) dist_->allreduce_sum(counted);
+  const double global_count = counted.item<double>();
+  YZ_CHECK(global_count > 0, "step ", state_.step, " has no token to train on (every target masked)");
+  LossOptions lo;
+  lo.gkd = distill_;
+  lo.beta = c_.beta;
+  lo.scale = 1.0 / global_count;
+  lo.chunk = c_.loss_chunk;
+  const torch::Tensor w_teacher = distill_ ? teacher_->output_weight() : torch::Tensor();
+  buckets_->zero();
+  torch::Tensor sums = torch::zeros({2}, torch::dtype(torch::kDouble).device(device_));  // loss, stop
+  int64_t pairs = 0;
+  for (int64_t k = 0; k < c_.grad_accum; ++k) {
+    const PackedRows mb = rows.slice(k * micro_rows_, micro_rows_);
+    pairs += attended_pairs(mb.segments);
+    buckets_->begin_micro(k + 1 == c_.grad_accum);
+    ForwardOptions fo;
+    const torch::Tensor ids = mb.ids.to(device_);
+    fo.positions = mb.positions.to(device_);
+    fo.mask = document_mask(mb.segments, dtype_, device_);
+    torch::Tensor h_t;
+    if (distill_) {
+      torch::NoGradGuard no_grad;
+      h_t = teacher_->hidden_states(ids, fo).reshape({-1, teacher_->config.hidden_size});
     }
-    const bool last = state.step == total_steps;
-    if (lead && c.eval_every > 0 && (state.step % c.eval_every == 0 || last) && !eval_ids.empty()) {
-      eval_after = evaluate();
-      eval_step = state.step;
-      log->write({{"step", state.step}, {"eval", eval_after}});
-      if (say) {
-        std::printf("step %lld/%lld  loss %.4f", static_cast<long long>(state.step),
-                    static_cast<long long>(total_steps), last_loss);
-        for (auto it = eval_after.begin(); it != eval_after.end(); ++it)
-          std::printf("  ppl %s %.2f", it.key().c_str(), it.value().get<double>());
-        std::printf("\n");
-        std::fflush(stdout);
-      }
+    if (c_.activation_checkpointing) fo.run_layer = checkpointed_layers();
+    torch::Tensor h_s = student_->hidden_states(ids, fo).reshape({-1, student_->config.hidden_size});
+    const bool measure = device_.is_cuda() && k == 0;  // the loss's own memory, at V = vocab
+    int64_t before = 0;
+    if (measure) {
+      step_peak_bytes_ = std::max(step_peak_bytes_, kernels::device_peak_bytes(dev));
+      before = kernels::device_allocated_bytes(dev);
+      kernels::reset_device_peak(dev);
     }
-    const bool save = c.save && (last || stopped || (c.save_every > 0 && state.step % c.save_every == 0));
-    if (save && lead) {
-      save_checkpoint(c.out, trainable, optimizer, state, c.keep);
-      export_weights(c.out, c.student, student);
-    }
-    if (save && dist) dist->barrier();
-    if (stopped) break;
+    torch::Tensor loss = chunked_linear_loss(h_s, student_->output_weight(),
+                                             mb.targets.reshape({-1}).to(device_), h_t, w_teacher, lo);
+    if (measure) loss_peak_bytes_ = std::max(loss_peak_bytes_, kernels::device_peak_bytes(dev) - before);
+    loss.backward();
+    sums[0] += loss.detach().to(torch::kDouble);
+    for (auto& p : trainable_.params) p.mutable_grad() = torch::Tensor();
   }
-  bar.finish();
+  buckets_->finish_step();
+  if (c_.stop != nullptr && c_.stop->load()) sums[1] = 1.0;
+  if (dist_) dist_->allreduce_sum(sums);  // the loss, and whether any rank was asked to stop
+  std::vector<torch::Tensor> grads;
+  for (const auto& m : trainable_.masters) grads.push_back(m.grad());
+  const double grad_norm = clip_grad_norm(grads, c_.clip);
+  const double lr = schedule_.at(state_.step);
+  optimizer_->step(lr);
+  copy_masters_to_params(trainable_);
+  const torch::Tensor host = sums.cpu();
+  last_loss_ = host[0].item<double>();
+  stopped_ = host[1].item<double>() > 0;
+  const double dt = seconds_since(t0);
+  if (device_.is_cuda()) step_peak_bytes_ = std::max(step_peak_bytes_, kernels::device_peak_bytes(dev));
+  train_seconds_ += dt;
+  state_.step += 1;
+  state_.tokens += c_.batch_tokens;
+  state_.cursor = packer_->cursor();
+  if (!lead_) return;
+  nlohmann::ordered_json r;
+  r["step"] = state_.step;
+  r["tokens"] = state_.tokens;
+  r["epoch"] = state_.cursor.epoch;
+  r["loss"] = last_loss_;
+  r["grad_norm"] = grad_norm;
+  r["lr"] = lr;
+  r["counted_tokens"] = static_cast<int64_t>(global_count);
+  r["tokens_per_s"] = c_.batch_tokens / dt;
+  r["step_s"] = dt;
+  if (distill_) r["on_policy"] = on_policy;
+  if (on_policy) r["gen_s"] = gen_s;
+  if (dist_) r["comm_wait_s"] = buckets_->comm_seconds();
+  if (device_.is_cuda()) {  // MFU of this GPU's share, generation excluded (reported as gen_s)
+    const StepFlops f = step_flops(distill_ ? &teacher_->config : nullptr, student_->config,
+                                   trainable_, own_rows_ * c_.seq_len, pairs);
+    r["mfu"] = f.total() / ((dt - gen_s) * c_.peak_tflops * 1e12);
+    r["peak_device_bytes"] = step_peak_bytes_;
+  }
+  log_->write(r);
+}
+
+void Trainer::evaluate(bool print) {
+  if (!lead_ || eval_ids_.empty()) return;
+  PplOptions po;
+  po.ctx = c_.eval_ctx;
+  po.max_chunks = c_.eval_chunks;
+  po.progress = false;
+  nlohmann::ordered_json e;
+  for (const auto& [name, ids] : eval_ids_) e[name] = perplexity(student_, ids, po).ppl;
+  (state_.step == 0 ? eval_before_ : eval_after_) = e;
+  eval_step_ = state_.step;
+  log_->write({{"step", state_.step}, {"eval", e}});
+  if (!print || !c_.verbose) return;
+  std::printf("step %lld/%lld  loss %.4f", static_cast<long long>(state_.step),
+              static_cast<long long>(total_steps_), last_loss_);
+  for (auto it = e.begin(); it != e.end(); ++it)
+    std::printf("  ppl %s %.2f", it.key().c_str(), it.value().get<double>());
+  std::printf("\n");
+  std::fflush(stdout);
+}
+
+void Trainer::save() {
+  if (lead_) {
+    save_checkpoint(c_.out, trainable_, *optimizer_, state_, c_.keep);
+    export_weights(c_.out, c_.student, student_);
+  }
+  if (dist_) dist_->barrier();
+}
+
+nlohmann::ordered_json Trainer::finish() {
   nlohmann::ordered_json out;
-  if (!lead) return out;
-  if (!eval_ids.empty() && eval_step != state.step && start_step < state.step) {
-    eval_after = evaluate();
-    log->write({{"step", state.step}, {"eval", eval_after}});
-  }
-  log.reset();
-  const std::vector<nlohmann::json> records = read_log(c.out / "train" / "log.jsonl");
-  write_file_atomic(c.out / "train" / "loss.svg",
-                    loss_curve_svg(records, std::string(distill ? "train distill" : "train lm") +
-                                                ": " + c.out.filename().string()));
+  if (!lead_) return out;
+  if (eval_step_ != state_.step && start_step_ < state_.step) evaluate(false);
+  log_.reset();
+  const std::vector<nlohmann::json> records = read_log(c_.out / "train" / "log.jsonl");
+  write_file_atomic(c_.out / "train" / "loss.svg",
+                    loss_curve_svg(records, std::string(distill_ ? "train distill" : "train lm") +
+                                                ": " + c_.out.filename().string()));
   for (const auto& r : records)  // the run's first evaluation, also when this process resumed it
-    if (r.contains("eval") && eval_before.empty()) eval_before = r["eval"];
-  out["out"] = c.out.string();
-  out["objective"] = distill ? "distill" : "lm";
-  out["steps"] = state.step;
-  out["total_steps"] = total_steps;
-  out["tokens"] = state.tokens;
-  out["loss"] = last_loss;
-  out["stopped_early"] = stopped && state.step < total_steps;
-  out["resumed_from_step"] = resuming ? nlohmann::json(start_step) : nlohmann::json(nullptr);
-  out["world_size"] = env.world;
-  out["trainable_params"] = trainable.numel();
-  out["eval_before"] = eval_before;
-  out["eval_after"] = eval_after;
-  out["train_s"] = train_seconds;
-  out["tokens_per_s"] = train_seconds > 0 ? (state.step - start_step) * c.batch_tokens / train_seconds : 0.0;
-  if (device.is_cuda()) {
-    out["peak_device_bytes"] = step_peak_bytes;
-    out["loss_peak_bytes"] = loss_peak_bytes;
+    if (r.contains("eval") && eval_before_.empty()) eval_before_ = r["eval"];
+  out["out"] = c_.out.string();
+  out["objective"] = distill_ ? "distill" : "lm";
+  out["steps"] = state_.step;
+  out["total_steps"] = total_steps_;
+  out["tokens"] = state_.tokens;
+  out["loss"] = last_loss_;
+  out["stopped_early"] = stopped_ && state_.step < total_steps_;
+  out["resumed_from_step"] = resuming_ ? nlohmann::json(start_step_) : nlohmann::json(nullptr);
+  out["world_size"] = env_.world;
+  out["trainable_params"] = trainable_.numel();
+  out["eval_before"] = eval_before_;
+  out["eval_after"] = eval_after_;
+  out["train_s"] = train_seconds_;
+  out["tokens_per_s"] =
+      train_seconds_ > 0 ? (state_.step - start_step_) * c_.batch_tokens / train_seconds_ : 0.0;
+  if (device_.is_cuda()) {
+    out["peak_device_bytes"] = step_peak_bytes_;
+    out["loss_peak_bytes"] = loss_peak_bytes_;
   }
-  out["wall_s"] = seconds_since(t_start);
+  out["wall_s"] = seconds_since(t_start_);
   return out;
+}
+
+}  // namespace
+
+nlohmann::ordered_json run_training(const TrainConfig& config, const DistEnv& env) {
+  return Trainer(config, env).run();
 }
 
 }  // namespace yz::train
