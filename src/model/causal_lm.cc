@@ -2,6 +2,7 @@
 // follows transformers' LlamaModel / DeepseekV3Model.forward.
 #include "model/causal_lm.h"
 
+#include "kernels/attention.h"
 #include "model/hf_names.h"
 #include "util/error.h"
 #include "util/safetensors.h"
@@ -79,8 +80,7 @@ torch::Tensor CausalLmImpl::decode(const torch::Tensor& ids, KvCache* cache,
     ctx.cos_sin[dim] = per_row ? std::make_pair(cos.unsqueeze(1), sin.unsqueeze(1))
                                : std::make_pair(cos, sin);
   }
-  if (options.mask.defined()) ctx.mask = options.mask;
-  else if (T > 1) ctx.mask = causal_mask(T, ctx.start + T, ctx.start, ids.device());
+  ctx.document_mask = options.document_mask;
   int64_t index = 0;
   for (const auto& layer : *model->layers) {
     const int64_t l = index++;
@@ -95,6 +95,24 @@ torch::Tensor CausalLmImpl::decode(const torch::Tensor& ids, KvCache* cache,
   }
   if (cache) cache->advance(T);
   return model->norm(h);
+}
+
+torch::Tensor CausalLmImpl::forward_paged(const torch::Tensor& ids, const torch::Tensor& positions,
+                                          const PagedBatch& batch, const torch::Tensor& logit_rows) {
+  ForwardContext ctx;
+  ctx.paged = &batch;
+  torch::Tensor h = model->embed_tokens(ids.unsqueeze(0));  // [1, N, hidden]
+  for (const auto& [dim, tables] : rotary)
+    ctx.cos_sin[dim] = rotary_cos_sin(tables, positions, h.scalar_type());
+  for (const auto& layer : *model->layers) h = layer->as<DecoderLayerImpl>()->forward(h, ctx);
+  h = model->norm(h[0].index_select(0, logit_rows));  // [S, hidden]: only rows that sample
+  return torch::nn::functional::linear(h, output_weight());
+}
+
+torch::Tensor attend(const ForwardContext& ctx, const torch::Tensor& q, const torch::Tensor& k,
+                     const torch::Tensor& v, double scale) {
+  return ctx.document_mask.defined() ? kernels::masked_attention(q, k, v, ctx.document_mask, scale)
+                                     : kernels::causal_attention(q, k, v, scale);
 }
 
 KvCache CausalLmImpl::new_cache(int64_t batch, int64_t capacity) const {

@@ -49,9 +49,9 @@ using LayerRunner = std::function<torch::Tensor(DecoderLayerImpl& layer, const t
 // restart at 0 in each and the mask keeps attention inside a document, as transformers does
 // for packed batches (position_ids per sequence, DataCollatorWithFlattening).
 struct ForwardOptions {
-  torch::Tensor positions;  // [B, T] int64; undefined: 0..T-1 in every row
-  torch::Tensor mask;       // [B, 1, T, T] additive (0 / -inf); undefined: causal
-  LayerRunner run_layer;    // undefined: layer.forward(h, ctx)
+  torch::Tensor positions;      // [B, T] int64; undefined: 0..T-1 in every row
+  torch::Tensor document_mask;  // [B, 1, T, T] bool (true: may attend); undefined: causal
+  LayerRunner run_layer;        // undefined: layer.forward(h, ctx)
 };
 
 struct CausalLmImpl : torch::nn::Module {
@@ -64,6 +64,11 @@ struct CausalLmImpl : torch::nn::Module {
   // whole [B, T, vocab] logits (train/) project it chunk by chunk with output_weight().
   torch::Tensor hidden_states(const torch::Tensor& ids, const ForwardOptions& options);
   const torch::Tensor& output_weight() const;  // [vocab, hidden]: lm_head or tied embeddings
+  // One serving-engine step over the paged cache: ids [N] int64 (the new tokens of every
+  // scheduled sequence, as batch.seqs lays them out), positions [N] int64, logit_rows [S] int64
+  // (the tokens whose next-token logits are wanted). Returns logits [S, vocab].
+  torch::Tensor forward_paged(const torch::Tensor& ids, const torch::Tensor& positions,
+                              const PagedBatch& batch, const torch::Tensor& logit_rows);
   KvCache new_cache(int64_t batch, int64_t capacity) const;
   void set_mla_path(MlaPath path);  // no-op for GQA models
 

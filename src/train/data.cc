@@ -2,7 +2,6 @@
 #include "train/data.h"
 
 #include <algorithm>
-#include <limits>
 
 #include "util/error.h"
 #include "util/text_file.h"
@@ -65,16 +64,13 @@ torch::Tensor next_token_targets(const torch::Tensor& ids, const torch::Tensor& 
   return targets;
 }
 
-torch::Tensor document_mask(const torch::Tensor& segments, torch::ScalarType dtype,
-                            const torch::Device& device) {
+torch::Tensor document_mask(const torch::Tensor& segments, const torch::Device& device) {
   if (segments.max().item<int64_t>() == 0) return {};
   const int64_t T = segments.size(1);
   torch::Tensor seg = segments.to(device);
   torch::Tensor same = seg.unsqueeze(2) == seg.unsqueeze(1);                  // [B, T, T]
   torch::Tensor causal = torch::ones({T, T}, torch::dtype(torch::kBool).device(device)).tril();
-  torch::Tensor allowed = (same & causal).unsqueeze(1);                          // [B, 1, T, T]
-  return torch::zeros(allowed.sizes(), torch::dtype(dtype).device(device))
-      .masked_fill(allowed.logical_not(), -std::numeric_limits<float>::infinity());
+  return (same & causal).unsqueeze(1);                                          // [B, 1, T, T]
 }
 
 int64_t attended_pairs(const torch::Tensor& segments) {

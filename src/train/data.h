@@ -78,10 +78,10 @@ struct PackedRows {
 torch::Tensor next_token_targets(const torch::Tensor& ids, const torch::Tensor& segments,
                                  const torch::Tensor& mask);
 
-// Additive attention mask [B, 1, T, T] (0 / -inf) in `dtype`: causal and inside a document
-// piece. Undefined when every row is a single piece (the model's own causal mask then applies).
-torch::Tensor document_mask(const torch::Tensor& segments, torch::ScalarType dtype,
-                            const torch::Device& device);
+// Boolean attention mask [B, 1, T, T] on `device`, true where query i may read key j: causal
+// and inside one document piece (ForwardOptions::document_mask). Undefined when every row is a
+// single piece: the model's causal kernels then apply.
+torch::Tensor document_mask(const torch::Tensor& segments, const torch::Device& device);
 
 // Keys each query attends to, summed over the batch (causal, within its piece): the attention
 // term of the FLOP count.

@@ -377,7 +377,7 @@ void Trainer::step() {
     ForwardOptions fo;
     const torch::Tensor ids = mb.ids.to(device_);
     fo.positions = mb.positions.to(device_);
-    fo.mask = document_mask(mb.segments, dtype_, device_);
+    fo.document_mask = document_mask(mb.segments, device_);
     torch::Tensor h_t;
     if (distill_) {
       torch::NoGradGuard no_grad;

@@ -88,7 +88,7 @@ TEST(Packer, EmptyDataIsAnError) {
 
 TEST(DocumentMask, BlockCausalByHand) {
   torch::Tensor seg = torch::tensor({0, 0, 0, 1, 1, 2, 2, 2, 0, 0, 0, 0, 0, 0, 1, 1}, torch::kLong).view({2, 8});
-  torch::Tensor m = document_mask(seg, torch::kFloat, torch::kCPU);
+  torch::Tensor m = document_mask(seg, torch::kCPU);
   ASSERT_EQ(m.sizes(), (torch::IntArrayRef{2, 1, 8, 8}));
   auto s = seg.accessor<int64_t, 2>();
   int64_t pairs = 0;
@@ -97,10 +97,10 @@ TEST(DocumentMask, BlockCausalByHand) {
       for (int64_t j = 0; j < 8; ++j) {
         const bool allowed = j <= i && s[b][i] == s[b][j];
         pairs += allowed;
-        EXPECT_EQ(m[b][0][i][j].item<float>(), allowed ? 0.f : -INFINITY) << b << i << j;
+        EXPECT_EQ(m[b][0][i][j].item<bool>(), allowed) << b << i << j;
       }
   EXPECT_EQ(attended_pairs(seg), pairs);
-  EXPECT_FALSE(document_mask(torch::zeros({2, 8}, torch::kLong), torch::kFloat, torch::kCPU).defined());
+  EXPECT_FALSE(document_mask(torch::zeros({2, 8}, torch::kLong), torch::kCPU).defined());
 }
 
 TEST(TextDocuments, ParagraphsFilesAndJsonl) {

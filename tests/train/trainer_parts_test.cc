@@ -38,7 +38,7 @@ TEST(PackedForward, EqualsDocumentsRunAlone) {
     torch::Tensor seg = torch::cat({torch::zeros({1, 5}), torch::ones({1, 7})}, 1).to(torch::kLong);
     ForwardOptions o;
     o.positions = torch::cat({torch::arange(5), torch::arange(7)}).unsqueeze(0);
-    o.mask = document_mask(seg, torch::kDouble, torch::kCPU);
+    o.document_mask = document_mask(seg, torch::kCPU);
     torch::Tensor packed = lm->hidden_states(row, o);
     torch::Tensor alone = torch::cat({lm->hidden_states(a, {}), lm->hidden_states(b, {})}, 1);
     EXPECT_LT(max_diff(packed, alone), 1e-12) << name;
