@@ -6,7 +6,10 @@
 # checkpoints load in transformers with our logits), convert7b (a Qwen2.5-7B-shaped random
 # checkpoint converted on the GPU: time and peak memory), benchconv (`youzhi bench convert` on
 # yz-qwen2-gqa-16m at budgets 0.5 and 0.333, 3 seeds; the README's adaptive table), plan7b
-# (cost of adaptive fold and budget plans on the 7B shape; PLAN7B_MODES picks). At most 8 files return.
+# (cost of adaptive fold and budget plans on the 7B shape; PLAN7B_MODES picks), evalgold
+# (`youzhi eval` log-likelihood goldens from transformers: tests/data/eval/loglik_goldens.json),
+# evalbench (`youzhi eval` vs transformers requests/s, bench/run_eval_bench.sh). At most 8 files
+# return.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/yz_out}; mkdir -p "$OUT"
@@ -19,6 +22,7 @@ xz -dkf .gpu/data/qwen3_tokenizer.json.xz
 mkdir -p ../shared/data/tokenizers ../shared/data/models/stories260K
 cp .gpu/data/qwen3_tokenizer.json.xz ../shared/data/tokenizers/
 cp .gpu/data/stories260K.bin .gpu/data/tok512.model ../shared/data/models/stories260K/
+[ -f .gpu/data/eval_data.tar.xz ] && tar -C ../shared/data -xJf .gpu/data/eval_data.tar.xz
 
 for stage in $STAGES; do
 case $stage in
@@ -89,5 +93,11 @@ convert7b)
     --report "$OUT/convert7b.json" > "$OUT/convert7b.log" 2> "$OUT/convert7b.err"
   echo "rc $?"; tail -5 "$OUT/convert7b.log"; grep -E "Maximum resident|Elapsed" "$OUT/convert7b.err"
   build-cuda/youzhi info /tmp/q7b_mla | tail -4 ;;
+evalgold)
+  python3 tools/make_eval_goldens.py models/yz-qwen2-gqa-16m ../shared/data "$OUT/loglik_goldens.json"
+  cp "$OUT/loglik_goldens.json" tests/data/eval/
+  ctest --test-dir build-cuda -R "Scoring.MatchesTransformersGoldens" --output-on-failure | tail -3 ;;
+evalbench)
+  EVAL_BENCH_DATA=../shared/data bash bench/run_eval_bench.sh "$OUT/eval_speed.json" ;;
 esac
 done

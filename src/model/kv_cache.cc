@@ -48,4 +48,29 @@ at::Tensor KvCache::store_latent(int64_t layer, const at::Tensor& rows) {
 
 void KvCache::advance(int64_t tokens) { length_ += tokens; }
 
+KvCache KvCache::replicate_row(int64_t row, int64_t length, int64_t copies,
+                               int64_t capacity) const {
+  const at::Tensor& any = k_.empty() ? latent_.front() : k_.front();
+  YZ_CHECK(row >= 0 && row < any.size(0), "KV cache row ", row, " outside the batch of ",
+           any.size(0));
+  YZ_CHECK(length >= 0 && length <= length_ && length <= capacity && copies > 0, "cannot replicate ",
+           length, " of ", length_, " cached tokens into ", copies, " rows of capacity ", capacity);
+  KvCache out;
+  out.capacity_ = capacity;
+  out.length_ = length;
+  // t: [B, ..., capacity_, ...] with the token axis at `seq` -> [copies, ..., capacity, ...]
+  auto replicate = [&](const at::Tensor& t, int64_t seq) {
+    std::vector<int64_t> shape = t.sizes().vec();
+    shape[0] = copies;
+    shape[seq] = capacity;
+    at::Tensor r = at::empty(shape, t.options());
+    r.narrow(seq, 0, length).copy_(t.narrow(0, row, 1).narrow(seq, 0, length));  // broadcast
+    return r;
+  };
+  for (const auto& t : k_) out.k_.push_back(replicate(t, 2));
+  for (const auto& t : v_) out.v_.push_back(replicate(t, 2));
+  for (const auto& t : latent_) out.latent_.push_back(replicate(t, 1));
+  return out;
+}
+
 }  // namespace yz

@@ -30,7 +30,14 @@ class KvCache {
   // Called once per forward, after every layer stored its T new tokens.
   void advance(int64_t tokens);
 
+  // A new cache of `copies` rows, each holding row `row`'s first `length` tokens, with room for
+  // `capacity` tokens: a batch continues from one shared prefix (every choice of a benchmark
+  // question after its context) without recomputing it. `length` may be shorter than length()
+  // (a row of a right-padded batch).
+  KvCache replicate_row(int64_t row, int64_t length, int64_t copies, int64_t capacity) const;
+
  private:
+  KvCache() = default;
   int64_t capacity_, length_ = 0;
   std::vector<at::Tensor> k_, v_;    // GQA: [B, G, capacity, D] per layer
   std::vector<at::Tensor> latent_;   // MLA: [B, capacity, r_l + d_r,l] per layer
