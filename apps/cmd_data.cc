@@ -38,15 +38,17 @@ Command add_data(CLI::App& app) {
     }
     write_file_atomic(o->out, text);
     if (o->json) {
-      std::printf("%s\n", nlohmann::ordered_json{{"out", o->out}, {"rows", docs.size()},
-                                                 {"excluded", excluded}, {"labels", labels}}
-                              .dump()
-                              .c_str());
+      std::printf(
+          "%s\n",
+          nlohmann::ordered_json{
+              {"out", o->out}, {"rows", docs.size()}, {"excluded", excluded}, {"labels", labels}}
+              .dump()
+              .c_str());
     } else {
-      std::printf("wrote %s: %zu rows (%s); %lld lines of Sentences_50Agree dropped as FPB test "
-                  "sentences\n",
-                  o->out.c_str(), docs.size(), labels.dump().c_str(),
-                  static_cast<long long>(excluded));
+      std::printf(
+          "wrote %s: %zu rows (%s); %lld lines of Sentences_50Agree dropped as FPB test "
+          "sentences\n",
+          o->out.c_str(), docs.size(), labels.dump().c_str(), static_cast<long long>(excluded));
     }
     return 0;
   };

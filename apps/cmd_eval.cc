@@ -14,7 +14,6 @@
 #include "eval/tasks.h"
 #include "util/error.h"
 #include "util/fs.h"
-#include "util/json_file.h"
 
 namespace yz::apps {
 
@@ -85,15 +84,26 @@ Command add_eval(CLI::App& app) {
   app.add_flag("--json", o->json, "Print one JSON object");
   return [o]() {
     if (!o->compare.empty()) {
-      YZ_CHECK(o->m.model.empty() && o->tasks.empty() && o->suite.empty() &&
-                   o->task_files.empty(),
+      YZ_CHECK(o->m.model.empty() && o->tasks.empty() && o->suite.empty() && o->task_files.empty(),
                "--compare takes result files only (no MODEL, --tasks, --suite or --task-file)");
-      std::vector<std::pair<std::string, nlohmann::json>> runs;
-      for (const auto& f : o->compare) runs.emplace_back(fs::path(f).stem().string(), read_json_file(f));
+      std::vector<std::pair<std::string, nlohmann::ordered_json>> runs;
+      for (const auto& f : o->compare) {
+        YZ_CHECK(fs::is_regular_file(f), f, ": no such results file");
+        try {  // ordered: tasks keep the order they ran in
+          runs.emplace_back(fs::path(f).stem().string(),
+                            nlohmann::ordered_json::parse(read_text_file(f)));
+        } catch (const nlohmann::json::exception& e) {
+          YZ_CHECK(false, f, ": not valid JSON (", e.what(), ")");
+        }
+        YZ_CHECK(runs.back().second.contains("tasks"), f,
+                 ": not a youzhi eval results file (no 'tasks')");
+      }
       if (o->json) {
         nlohmann::ordered_json rows = nlohmann::ordered_json::array();
         for (const TableRow& r : compare_rows(runs))
-          rows.push_back({{"task", r.task}, {"metric", r.metric}, {"majority", r.baseline},
+          rows.push_back({{"task", r.task},
+                          {"metric", r.metric},
+                          {"majority", r.baseline},
                           {"values", r.values}});
         std::vector<std::string> names;
         for (const auto& run : runs) names.push_back(run.first);
@@ -140,11 +150,11 @@ Command add_eval(CLI::App& app) {
     result["shots"] = o->eval.shots;
     result["seed"] = o->eval.seed;
     result["limit"] = o->eval.limit;
-    result["max_length"] = o->eval.max_length > 0 ? o->eval.max_length
-                                                  : lm->config.max_position_embeddings;
+    result["max_length"] =
+        o->eval.max_length > 0 ? o->eval.max_length : lm->config.max_position_embeddings;
     result["device"] = o->m.device;
-    result["dtype"] = o->m.dtype.empty() ? (o->m.device == "cpu" ? "float32" : "bfloat16")
-                                         : o->m.dtype;
+    result["dtype"] =
+        o->m.dtype.empty() ? (o->m.device == "cpu" ? "float32" : "bfloat16") : o->m.dtype;
     result["host"] = cpu_name() + ", " + std::to_string(torch::get_num_threads()) + " threads";
     result["date"] = utc_date();
     result["tasks"] = nlohmann::ordered_json::object();
@@ -152,15 +162,12 @@ Command add_eval(CLI::App& app) {
       std::fprintf(stderr, "== %s (%zu documents)\n", t.name.c_str(), t.docs.size());
       result["tasks"][t.name] = evaluate_task(lm, tk, t, o->eval);
     }
-    result["wall_s"] =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    result["wall_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!o->out.empty()) write_file_atomic(o->out, result.dump(1) + "\n");
     if (o->json) {
       std::printf("%s\n", result.dump().c_str());
     } else {
-      std::fputs(render_table({{base_name(o->m.model), result}}, o->markdown)
-                     .c_str(),
-                 stdout);
+      std::fputs(render_table({{base_name(o->m.model), result}}, o->markdown).c_str(), stdout);
     }
     return 0;
   };

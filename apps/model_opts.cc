@@ -6,8 +6,8 @@
 namespace yz::apps {
 
 void ModelOpts::add(CLI::App& app, bool required) {
-  auto* m = app.add_option("MODEL", model,
-                           "Model directory (config.json, safetensors, tokenizer.json)");
+  auto* m =
+      app.add_option("MODEL", model, "Model directory (config.json, safetensors, tokenizer.json)");
   if (required) m->required();
   app.add_option("--device", device, "cpu or cuda[:N]");
   app.add_option("--dtype", dtype, "float32, bfloat16 or float16");

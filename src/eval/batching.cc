@@ -16,7 +16,8 @@ std::vector<std::vector<size_t>> length_batches(const std::vector<int64_t>& leng
   for (size_t i : order) {
     // Sorted longest first: the batch's first row sets its padded length.
     if (batches.empty() || static_cast<int64_t>(batches.back().size()) >= rows ||
-        (static_cast<int64_t>(batches.back().size()) + 1) * lengths[batches.back().front()] > tokens)
+        (static_cast<int64_t>(batches.back().size()) + 1) * lengths[batches.back().front()] >
+            tokens)
       batches.emplace_back();
     batches.back().push_back(i);
   }

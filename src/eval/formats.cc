@@ -186,8 +186,8 @@ std::vector<std::pair<std::string, std::string>> parse_python_str_dict(const std
     YZ_CHECK(false, "not a Python dict of strings (", what, " at offset ", i, ")");
   };
   auto skip_ws = [&] {
-    while (i < text.size() && (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' ||
-                               text[i] == '\r'))
+    while (i < text.size() &&
+           (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r'))
       ++i;
   };
   // A Python string literal with ' or " quotes (Lib/ast.py literal_eval reads the same).
@@ -206,18 +206,41 @@ std::vector<std::pair<std::string, std::string>> parse_python_str_dict(const std
       if (i >= text.size()) fail("unterminated escape");
       const char e = text[i++];
       switch (e) {
-        case '\n': break;  // line continuation
-        case '\\': s.push_back('\\'); break;
-        case '\'': s.push_back('\''); break;
-        case '"': s.push_back('"'); break;
-        case 'a': s.push_back('\a'); break;
-        case 'b': s.push_back('\b'); break;
-        case 'f': s.push_back('\f'); break;
-        case 'n': s.push_back('\n'); break;
-        case 'r': s.push_back('\r'); break;
-        case 't': s.push_back('\t'); break;
-        case 'v': s.push_back('\v'); break;
-        case 'x': case 'u': case 'U': {
+        case '\n':
+          break;  // line continuation
+        case '\\':
+          s.push_back('\\');
+          break;
+        case '\'':
+          s.push_back('\'');
+          break;
+        case '"':
+          s.push_back('"');
+          break;
+        case 'a':
+          s.push_back('\a');
+          break;
+        case 'b':
+          s.push_back('\b');
+          break;
+        case 'f':
+          s.push_back('\f');
+          break;
+        case 'n':
+          s.push_back('\n');
+          break;
+        case 'r':
+          s.push_back('\r');
+          break;
+        case 't':
+          s.push_back('\t');
+          break;
+        case 'v':
+          s.push_back('\v');
+          break;
+        case 'x':
+        case 'u':
+        case 'U': {
           const int digits = e == 'x' ? 2 : e == 'u' ? 4 : 8;
           uint32_t cp = 0;
           for (int d = 0; d < digits; ++d) {

@@ -13,8 +13,8 @@ std::vector<std::vector<int32_t>> generate_greedy(CausalLm& lm,
                                                   const std::vector<std::vector<int32_t>>& prompts,
                                                   const GenerateOptions& o, const StopRule& done,
                                                   GenerateStats* stats) {
-  YZ_CHECK(o.max_new_tokens >= 1 && o.max_length > o.max_new_tokens, "max_length (",
-           o.max_length, ") must exceed the new-token limit (", o.max_new_tokens, ")");
+  YZ_CHECK(o.max_new_tokens >= 1 && o.max_length > o.max_new_tokens, "max_length (", o.max_length,
+           ") must exceed the new-token limit (", o.max_new_tokens, ")");
   torch::NoGradGuard no_grad;
   const torch::Device device = lm->model->embed_tokens->weight.device();
   GenerateStats st;

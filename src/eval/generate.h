@@ -15,9 +15,9 @@ namespace yz {
 
 struct GenerateOptions {
   int64_t max_new_tokens = 10;
-  int64_t max_length = 2048;     // model window: prompts keep their last max_length - max_new_tokens
-  int64_t batch = 16;            // prompts per prefill forward
-  int64_t batch_tokens = 8192;   // and at most this many (padded) tokens per prefill
+  int64_t max_length = 2048;    // model window: prompts keep their last max_length - max_new_tokens
+  int64_t batch = 16;           // prompts per prefill forward
+  int64_t batch_tokens = 8192;  // and at most this many (padded) tokens per prefill
   std::vector<int32_t> stop_ids;  // end-of-sequence ids (kept as the last generated id)
   bool progress = true;
 };

@@ -21,6 +21,15 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// Padded tokens per forward. On the CPU one forward's logits ([tokens, vocab] float32) stay under
+// the 32 MiB mmap threshold apps/main.cc sets for glibc, so their buffer is reused rather than
+// faulted in afresh every time (the fin suite at --limit 200 spent 22 s of 186 s CPU in the
+// kernel with 8192-token batches); GPUs take 8192.
+int64_t batch_tokens(const CausalLm& lm) {
+  if (!lm->model->embed_tokens->weight.device().is_cpu()) return 8192;
+  return std::max<int64_t>(256, (int64_t{32} << 20) / (lm->config.vocab_size * 4) - 16);
+}
+
 int64_t doc_count(const Task& task, int64_t limit) {
   const int64_t n = static_cast<int64_t>(task.docs.size());
   return limit > 0 ? std::min(limit, n) : n;
@@ -29,7 +38,8 @@ int64_t doc_count(const Task& task, int64_t limit) {
 std::vector<std::string> contexts(const Task& task, int64_t n, int64_t shots, uint64_t seed) {
   ShotPicker picker(task, shots, seed);
   std::vector<std::string> out;
-  for (int64_t i = 0; i < n; ++i) out.push_back(fewshot_context(task, task.docs[i], picker.next(task.docs[i])));
+  for (int64_t i = 0; i < n; ++i)
+    out.push_back(fewshot_context(task, task.docs[i], picker.next(task.docs[i])));
   return out;
 }
 
@@ -43,14 +53,14 @@ nlohmann::ordered_json score_by_loglik(CausalLm& lm, const tok::Tokenizer& tk, c
   for (size_t i = 0; i < ctx.size(); ++i) {
     const Doc& d = task.docs[i];
     // construct_requests: arguments = [(ctx, f"{target_delimiter}{cont}") for cont in choices]
-    const std::vector<std::string> conts = task.kind == TaskKind::kChoice
-                                               ? d.choices
-                                               : std::vector<std::string>{d.target};
+    const std::vector<std::string> conts =
+        task.kind == TaskKind::kChoice ? d.choices : std::vector<std::string>{d.target};
     for (const auto& c : conts) {
       YZ_CHECK(!ctx[i].empty() || prefix >= 0, "task ", task.name, " document ", i,
                ": empty context and the model names no end-of-text token to score after");
       auto [context, cont] = encode_pair(tk, ctx[i], task.target_delimiter + c, prefix);
-      YZ_CHECK(!context.empty(), "task ", task.name, " document ", i, ": context is only whitespace");
+      YZ_CHECK(!context.empty(), "task ", task.name, " document ", i,
+               ": context is only whitespace");
       reqs[i].context = std::move(context);  // equal for every choice: the split depends on ctx
       reqs[i].continuations.push_back(std::move(cont));
       ++n_requests;
@@ -59,6 +69,7 @@ nlohmann::ordered_json score_by_loglik(CausalLm& lm, const tok::Tokenizer& tk, c
   LoglikOptions lo;
   lo.max_length = max_length;
   lo.batch = o.batch;
+  lo.batch_tokens = batch_tokens(lm);
   lo.progress = o.progress;
   LoglikStats st;
   auto scores = score_loglik(lm, reqs, lo, &st);
@@ -97,8 +108,8 @@ nlohmann::ordered_json score_by_loglik(CausalLm& lm, const tok::Tokenizer& tk, c
 }
 
 nlohmann::ordered_json score_by_generation(CausalLm& lm, const tok::Tokenizer& tk, const Task& task,
-                                           const std::vector<std::string>& ctx, const EvalOptions& o,
-                                           int64_t max_length) {
+                                           const std::vector<std::string>& ctx,
+                                           const EvalOptions& o, int64_t max_length) {
   const auto t0 = std::chrono::steady_clock::now();
   std::vector<std::vector<int32_t>> prompts;
   for (const auto& c : ctx) prompts.push_back(tk.encode(c));
@@ -106,6 +117,7 @@ nlohmann::ordered_json score_by_generation(CausalLm& lm, const tok::Tokenizer& t
   go.max_new_tokens = o.max_new_tokens > 0 ? o.max_new_tokens : task.max_new_tokens;
   go.max_length = max_length;
   go.batch = o.batch;
+  go.batch_tokens = batch_tokens(lm);
   go.stop_ids = o.stop_ids;
   go.progress = o.progress;
   const bool choice = task.kind == TaskKind::kChoice;
@@ -132,10 +144,11 @@ nlohmann::ordered_json score_by_generation(CausalLm& lm, const tok::Tokenizer& t
       exact += py_strip(text) == d.target;
     }
     if (samples.size() < 3)
-      samples.push_back({{"doc", i}, {"output", text},
-                         {"prediction", choice ? (pred.back() == kMissing ? "missing"
-                                                                         : d.choices[pred.back()])
-                                               : py_strip(text)}});
+      samples.push_back(
+          {{"doc", i},
+           {"output", text},
+           {"prediction", choice ? (pred.back() == kMissing ? "missing" : d.choices[pred.back()])
+                                 : py_strip(text)}});
   }
   const double n = static_cast<double>(outputs.size());
   if (choice) {
@@ -180,10 +193,13 @@ nlohmann::ordered_json evaluate_task(CausalLm& lm, const tok::Tokenizer& tk, con
     PplOptions po;
     po.ctx = std::min(task.ppl_ctx, max_length);
     po.max_chunks = o.limit > 0 ? std::min(o.limit, task.ppl_chunks) : task.ppl_chunks;
-    po.batch = o.batch;
+    po.batch = 1;  // 1024-token windows: one per forward keeps activations small
     po.progress = o.progress;
     const PplResult p = perplexity(lm, tk.encode(task.text), po);
-    r["perplexity"] = {{"ppl", p.ppl}, {"nll", p.nll}, {"tokens", p.tokens}, {"chunks", p.chunks},
+    r["perplexity"] = {{"ppl", p.ppl},
+                       {"nll", p.nll},
+                       {"tokens", p.tokens},
+                       {"chunks", p.chunks},
                        {"ctx", po.ctx}};
     r["wall_s"] = seconds_since(t0);
     return r;

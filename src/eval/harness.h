@@ -19,13 +19,13 @@ struct EvalOptions {
   bool loglik = true;
   bool generate = false;
   int64_t shots = 0;
-  uint64_t seed = 1234;  // lm-eval's fewshot_random_seed default (DEFAULT_OTHER_SEED)
-  int64_t limit = 0;     // first N documents per task (0 = all); windows for perplexity tasks
-  int64_t batch = 16;    // documents per forward
-  int64_t max_length = 0;          // 0 = the model's max_position_embeddings
-  int64_t max_new_tokens = 0;      // 0 = the task's own (10 for labels, 50 for text)
-  std::vector<int32_t> stop_ids;   // end-of-sequence ids for generation; the first is also
-                                   // lm-eval's prefix token for an empty context
+  uint64_t seed = 1234;        // lm-eval's fewshot_random_seed default (DEFAULT_OTHER_SEED)
+  int64_t limit = 0;           // first N documents per task (0 = all); windows for perplexity tasks
+  int64_t batch = 16;          // documents per forward
+  int64_t max_length = 0;      // 0 = the model's max_position_embeddings
+  int64_t max_new_tokens = 0;  // 0 = the task's own (10 for labels, 50 for text)
+  std::vector<int32_t> stop_ids;  // end-of-sequence ids for generation; the first is also
+                                  // lm-eval's prefix token for an empty context
   bool progress = true;
 };
 

@@ -27,9 +27,9 @@ struct Unit {
 // Continuation tokens to score from one logits tensor, gathered so that one log_softmax over
 // the rows they need serves them all.
 struct Picks {
-  std::vector<int64_t> rows;                // flat logits rows [B·T]
-  std::vector<int64_t> tokens;              // the token each row must predict
-  std::vector<ContinuationScore*> scores;   // where its log-probability goes
+  std::vector<int64_t> rows;               // flat logits rows [B·T]
+  std::vector<int64_t> tokens;             // the token each row must predict
+  std::vector<ContinuationScore*> scores;  // where its log-probability goes
 
   void add(int64_t row, int32_t token, ContinuationScore* score) {
     rows.push_back(row);
@@ -146,7 +146,8 @@ std::vector<std::vector<ContinuationScore>> score_loglik(CausalLm& lm,
       for (const auto& t : tails) tail_rows.push_back(&t);
       const int64_t n = static_cast<int64_t>(tails.size()), w = static_cast<int64_t>(width);
       KvCache shared = cache->replicate_row(b, u.ctx_len, n, u.ctx_len + w);
-      torch::Tensor tail_logits = lm->forward(padded_rows(tail_rows, device), &shared);  // [n, w, V]
+      torch::Tensor tail_logits =
+          lm->forward(padded_rows(tail_rows, device), &shared);  // [n, w, V]
       ++st.forwards;
       Picks tail_picks;
       for (int64_t k = 0; k < n; ++k) {

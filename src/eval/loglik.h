@@ -19,14 +19,14 @@ struct LoglikRequest {
 };
 
 struct ContinuationScore {
-  double logprob = 0;   // Σ log p(continuation token | everything before it)
-  bool greedy = true;   // every continuation token is the argmax at its position
+  double logprob = 0;  // Σ log p(continuation token | everything before it)
+  bool greedy = true;  // every continuation token is the argmax at its position
   int64_t tokens = 0;
 };
 
 struct LoglikOptions {
-  int64_t max_length = 2048;  // model window: longer inputs are truncated from the left
-  int64_t batch = 16;         // documents per context forward
+  int64_t max_length = 2048;    // model window: longer inputs are truncated from the left
+  int64_t batch = 16;           // documents per context forward
   int64_t batch_tokens = 8192;  // and at most this many (padded) tokens per forward
   bool progress = true;
 };

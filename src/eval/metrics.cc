@@ -32,7 +32,8 @@ int64_t argmax_choice(const std::vector<double>& lls) {
   return std::max_element(lls.begin(), lls.end()) - lls.begin();  // np.argmax: first maximum
 }
 
-int64_t argmax_choice_norm(const std::vector<double>& lls, const std::vector<std::string>& choices) {
+int64_t argmax_choice_norm(const std::vector<double>& lls,
+                           const std::vector<std::string>& choices) {
   std::vector<double> norm(lls.size());
   for (size_t i = 0; i < lls.size(); ++i)
     norm[i] = lls[i] / static_cast<double>(utf8_length(choices[i]));

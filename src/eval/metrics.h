@@ -14,7 +14,8 @@ constexpr int64_t kMissing = -1;  // a generated answer that names no label
 // lm-eval process_results (multiple_choice): argmax of the log-likelihoods, and of
 // log-likelihood / len(choice) in characters (Python len: code points) for acc_norm.
 int64_t argmax_choice(const std::vector<double>& logprobs);
-int64_t argmax_choice_norm(const std::vector<double>& logprobs, const std::vector<std::string>& choices);
+int64_t argmax_choice_norm(const std::vector<double>& logprobs,
+                           const std::vector<std::string>& choices);
 
 double accuracy(const std::vector<int64_t>& gold, const std::vector<int64_t>& pred);
 
@@ -23,9 +24,9 @@ double accuracy(const std::vector<int64_t>& gold, const std::vector<int64_t>& pr
 double macro_f1(const std::vector<int64_t>& gold, const std::vector<int64_t>& pred);
 
 struct Majority {
-  int64_t label = 0;     // most frequent gold label (lowest index on ties)
-  double acc = 0;        // its share of the documents
-  double macro_f1 = 0;   // macro-F1 of always predicting it
+  int64_t label = 0;    // most frequent gold label (lowest index on ties)
+  double acc = 0;       // its share of the documents
+  double macro_f1 = 0;  // macro-F1 of always predicting it
 };
 Majority majority_baseline(const std::vector<int64_t>& gold);
 

@@ -7,7 +7,9 @@
 namespace yz {
 
 ShotPicker::ShotPicker(const Task& task, int64_t k, uint64_t seed)
-    : task_(task), k_(task.sampler == ShotSampler::kNone || task.shots.empty() ? 0 : k), rnd_(seed) {
+    : task_(task),
+      k_(task.sampler == ShotSampler::kNone || task.shots.empty() ? 0 : k),
+      rnd_(seed) {
   YZ_CHECK(k >= 0, "--shots must be >= 0");
   if (task.sampler == ShotSampler::kRandom)
     YZ_CHECK(k_ <= static_cast<int64_t>(task.shots.size()), "task ", task.name, ": ", k_,
@@ -31,7 +33,8 @@ std::vector<const Doc*> ShotPicker::next(const Doc& doc) {
   return out;
 }
 
-std::string fewshot_context(const Task& task, const Doc& doc, const std::vector<const Doc*>& shots) {
+std::string fewshot_context(const Task& task, const Doc& doc,
+                            const std::vector<const Doc*>& shots) {
   std::string out = doc.description;
   for (const Doc* s : shots)
     out += s->text + task.target_delimiter + s->answer() + task.fewshot_delimiter;

@@ -15,9 +15,9 @@ class PyRandom {
   // (CPython Modules/_randommodule.c, random_seed / init_by_array).
   explicit PyRandom(uint64_t seed);
 
-  uint32_t genrand_uint32();            // one tempered MT19937 output
-  uint32_t getrandbits(int k);          // k in [0, 32]: the top k bits of one output
-  uint64_t randbelow(uint64_t n);       // Random._randbelow_with_getrandbits, n >= 1
+  uint32_t genrand_uint32();       // one tempered MT19937 output
+  uint32_t getrandbits(int k);     // k in [0, 32]: the top k bits of one output
+  uint64_t randbelow(uint64_t n);  // Random._randbelow_with_getrandbits, n >= 1
   // Random.sample(range(n), k): k distinct indices in [0, n) in draw order. Follows CPython's
   // two strategies (a shrinking pool when n is small, rejection with a set otherwise), which
   // consume the generator differently.

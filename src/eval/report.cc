@@ -36,20 +36,28 @@ const std::vector<MetricSpec> kMetrics = {
     {"", "wall_s", "wall s", Fmt::kFixed2, ""},
 };
 
-std::string format(const nlohmann::json& v, Fmt fmt) {
+std::string format(const nlohmann::ordered_json& v, Fmt fmt) {
   char buf[32];
   const double x = v.get<double>();
   switch (fmt) {
-    case Fmt::kPercent: std::snprintf(buf, sizeof(buf), "%.1f", 100 * x); break;
-    case Fmt::kFixed2: std::snprintf(buf, sizeof(buf), "%.2f", x); break;
-    case Fmt::kFixed3: std::snprintf(buf, sizeof(buf), "%.3f", x); break;
-    case Fmt::kCount: std::snprintf(buf, sizeof(buf), "%lld", static_cast<long long>(x)); break;
+    case Fmt::kPercent:
+      std::snprintf(buf, sizeof(buf), "%.1f", 100 * x);
+      break;
+    case Fmt::kFixed2:
+      std::snprintf(buf, sizeof(buf), "%.2f", x);
+      break;
+    case Fmt::kFixed3:
+      std::snprintf(buf, sizeof(buf), "%.3f", x);
+      break;
+    case Fmt::kCount:
+      std::snprintf(buf, sizeof(buf), "%lld", static_cast<long long>(x));
+      break;
   }
   return buf;
 }
 
-const nlohmann::json* metric(const nlohmann::json& task, const MetricSpec& m) {
-  const nlohmann::json* block = &task;
+const nlohmann::ordered_json* metric(const nlohmann::ordered_json& task, const MetricSpec& m) {
+  const nlohmann::ordered_json* block = &task;
   if (*m.protocol) {
     if (!task.contains(m.protocol)) return nullptr;
     block = &task[m.protocol];
@@ -60,12 +68,14 @@ const nlohmann::json* metric(const nlohmann::json& task, const MetricSpec& m) {
 
 }  // namespace
 
-std::vector<TableRow> compare_rows(const std::vector<std::pair<std::string, nlohmann::json>>& runs) {
+std::vector<TableRow> compare_rows(
+    const std::vector<std::pair<std::string, nlohmann::ordered_json>>& runs) {
   std::vector<std::string> tasks;  // first-seen order
   for (const auto& [name, run] : runs)
     if (run.contains("tasks"))
       for (auto it = run["tasks"].begin(); it != run["tasks"].end(); ++it)
-        if (std::find(tasks.begin(), tasks.end(), it.key()) == tasks.end()) tasks.push_back(it.key());
+        if (std::find(tasks.begin(), tasks.end(), it.key()) == tasks.end())
+          tasks.push_back(it.key());
   std::vector<TableRow> rows;
   for (const auto& task : tasks) {
     for (const MetricSpec& m : kMetrics) {
@@ -74,9 +84,9 @@ std::vector<TableRow> compare_rows(const std::vector<std::pair<std::string, nloh
       row.metric = m.label;
       bool any = false, nonzero = m.fmt != Fmt::kCount;
       for (const auto& [name, run] : runs) {
-        const nlohmann::json* t =
+        const nlohmann::ordered_json* t =
             run.contains("tasks") && run["tasks"].contains(task) ? &run["tasks"][task] : nullptr;
-        const nlohmann::json* v = t ? metric(*t, m) : nullptr;
+        const nlohmann::ordered_json* v = t ? metric(*t, m) : nullptr;
         row.values.push_back(v ? format(*v, m.fmt) : "");
         any = any || v;
         nonzero = nonzero || (v && v->get<double>() != 0);
@@ -95,7 +105,7 @@ std::vector<TableRow> compare_rows(const std::vector<std::pair<std::string, nloh
   return rows;
 }
 
-std::string render_table(const std::vector<std::pair<std::string, nlohmann::json>>& runs,
+std::string render_table(const std::vector<std::pair<std::string, nlohmann::ordered_json>>& runs,
                          bool markdown) {
   std::vector<std::string> header = {"task", "metric", "majority"};
   for (const auto& [name, run] : runs) header.push_back(name);

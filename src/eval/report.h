@@ -15,9 +15,10 @@ struct TableRow {
 };
 
 // runs: (column name, result JSON as `youzhi eval --out` writes it).
-std::vector<TableRow> compare_rows(const std::vector<std::pair<std::string, nlohmann::json>>& runs);
+std::vector<TableRow> compare_rows(
+    const std::vector<std::pair<std::string, nlohmann::ordered_json>>& runs);
 
-std::string render_table(const std::vector<std::pair<std::string, nlohmann::json>>& runs,
+std::string render_table(const std::vector<std::pair<std::string, nlohmann::ordered_json>>& runs,
                          bool markdown);
 
 }  // namespace yz

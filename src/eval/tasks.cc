@@ -21,10 +21,9 @@ namespace yz {
 namespace {
 
 const std::vector<std::string> kSentiment = {"negative", "neutral", "positive"};
-const std::vector<std::string> kNwgi = {"strong negative",  "moderately negative",
-                                        "mildly negative",  "neutral",
-                                        "mildly positive",  "moderately positive",
-                                        "strong positive"};
+const std::vector<std::string> kNwgi = {
+    "strong negative", "moderately negative", "mildly negative", "neutral",
+    "mildly positive", "moderately positive", "strong positive"};
 // FinLoRA's FPB instruction (process_sentiment_train.py, process_fpb).
 constexpr const char* kFpbPrefix =
     "Instruction: What is the sentiment of this news? Please choose an answer from "
@@ -87,7 +86,8 @@ fs::path need(const fs::path& data_dir, const std::string& rel, const std::strin
               const std::string& provider) {
   fs::path p = data_dir / rel;
   YZ_CHECK(fs::is_regular_file(p), p.string(), ": missing; task ", task, " reads it from ",
-           provider, " (../shared/data/SOURCES.md lists every file; --data-dir DIR reads "
+           provider,
+           " (../shared/data/SOURCES.md lists every file; --data-dir DIR reads "
            "another copy)");
   return p;
 }
@@ -114,8 +114,8 @@ std::vector<Doc> finlora_choice_docs(const fs::path& path, const std::vector<std
     if (auto it = remap.find(target); it != remap.end()) target = it->second;
     d.choices = labels;
     d.gold = index_of(labels, target);
-    YZ_CHECK(d.gold >= 0, path.string(), ":", row.line, ": target '", target,
-             "' is not one of ", join(labels, ", "));
+    YZ_CHECK(d.gold >= 0, path.string(), ":", row.line, ": target '", target, "' is not one of ",
+             join(labels, ", "));
     docs.push_back(std::move(d));
   }
   return docs;
@@ -133,7 +133,8 @@ std::vector<Doc> finlora_text_docs(const fs::path& path) {
 }
 
 // C-Eval's doc_to_text ("{{question.strip()}}\nA. {{A}}\n...答案：") and description.
-Doc ceval_doc(const std::string& question, const std::vector<std::pair<std::string, std::string>>& options,
+Doc ceval_doc(const std::string& question,
+              const std::vector<std::pair<std::string, std::string>>& options,
               const std::string& answer, const std::string& subject, const std::string& where) {
   Doc d;
   d.text = py_strip(question) + "\n";
@@ -151,7 +152,8 @@ Doc ceval_doc(const std::string& question, const std::vector<std::pair<std::stri
 }
 
 std::vector<Doc> ceval_csv_docs(const fs::path& path, const std::string& subject,
-                                const std::string& question_field, const std::string& answer_field) {
+                                const std::string& question_field,
+                                const std::string& answer_field) {
   std::vector<Doc> docs;
   for (const CsvRecord& r : read_csv(path)) {
     const std::string where = path.string() + ":" + std::to_string(r.line);
@@ -160,8 +162,10 @@ std::vector<Doc> ceval_csv_docs(const fs::path& path, const std::string& subject
     YZ_CHECK(r.fields.count(question_field) && r.fields.count(answer_field), where,
              ": needs columns ", question_field, " and ", answer_field);
     docs.push_back(ceval_doc(r.fields.at(question_field),
-                             {{"A", r.fields.at("A")}, {"B", r.fields.at("B")},
-                              {"C", r.fields.at("C")}, {"D", r.fields.at("D")}},
+                             {{"A", r.fields.at("A")},
+                              {"B", r.fields.at("B")},
+                              {"C", r.fields.at("C")},
+                              {"D", r.fields.at("D")}},
                              r.fields.at(answer_field), subject, where));
   }
   return docs;
@@ -244,10 +248,12 @@ std::vector<std::string> resolve_task_names(const std::vector<std::string>& task
 }
 
 std::vector<Doc> fpb_train_docs(const fs::path& data_dir, int64_t* excluded) {
-  const fs::path test_path = need(data_dir, "fin_eval/finlora/fpb_test.jsonl", "fpb",
-                                  "FinLoRA data/test/fpb_test.jsonl (github Open-Finance-Lab/FinLoRA)");
-  const fs::path all_path = need(data_dir, "fin_eval/financial_phrasebank_v1.0/Sentences_50Agree.txt",
-                                 "fpb", "Financial PhraseBank v1.0 (Malo et al. 2014)");
+  const fs::path test_path =
+      need(data_dir, "fin_eval/finlora/fpb_test.jsonl", "fpb",
+           "FinLoRA data/test/fpb_test.jsonl (github Open-Finance-Lab/FinLoRA)");
+  const fs::path all_path =
+      need(data_dir, "fin_eval/financial_phrasebank_v1.0/Sentences_50Agree.txt", "fpb",
+           "Financial PhraseBank v1.0 (Malo et al. 2014)");
   std::unordered_set<std::string> test;
   for (const JsonlRow& row : read_jsonl(test_path)) {
     const std::string c = jsonl_string(test_path, row, "context");
@@ -388,7 +394,8 @@ Task load_task(const std::string& name, const fs::path& d, bool with_shots) {
         YZ_CHECK(false, where, ": choices: ", e.what());
       }
       t.docs.push_back(ceval_doc(r["question"].get<std::string>(), options,
-                                 r["answer"].get<std::string>(), r["名称"].get<std::string>(), where));
+                                 r["answer"].get<std::string>(), r["名称"].get<std::string>(),
+                                 where));
     }
     t.name = name;
     t.split = "knowledge.json single-answer questions (2,345 of 3,864; the released dev set)";
@@ -446,8 +453,10 @@ Task load_task_file(const fs::path& path) {
       }
       YZ_CHECK(row.value.contains("gold"), path.string(), ":", row.line, ": missing field 'gold'");
       const auto& g = row.value["gold"];
-      if (g.is_number_integer()) d.gold = g.get<int64_t>();
-      else if (g.is_string()) d.gold = index_of(d.choices, g.get<std::string>());
+      if (g.is_number_integer())
+        d.gold = g.get<int64_t>();
+      else if (g.is_string())
+        d.gold = index_of(d.choices, g.get<std::string>());
       YZ_CHECK(d.gold >= 0 && d.gold < static_cast<int64_t>(d.choices.size()), path.string(), ":",
                row.line, ": 'gold' must be an index into 'choices' or one of them");
       if (!t.docs.empty() && d.choices != t.docs.front().choices) same_choices = false;

@@ -1,10 +1,11 @@
 // Metrics against values computed by hand from their definitions (sklearn's f1_score, FinLoRA's
 // evaluate_accuracy, rouge_score's LCS F-measure) and the early-stop rule against brute force.
+#include "eval/metrics.h"
+
 #include <gtest/gtest.h>
 
 #include <random>
 
-#include "eval/metrics.h"
 #include "eval/report.h"
 
 namespace yz {
@@ -78,13 +79,14 @@ TEST(Metrics, RougeL) {
 }
 
 TEST(Report, CompareTableShowsBaselinesAndEveryRun) {
-  const nlohmann::json a = {{"wall_s", 12.5},
-                            {"tasks",
-                             {{"fpb",
-                               {{"loglik", {{"acc", 0.7}, {"acc_norm", 0.65}, {"macro_f1", 0.5}}},
-                                {"majority", {{"label", "neutral"}, {"acc", 0.601}, {"macro_f1", 0.25}}}}},
-                              {"ppl_sec", {{"perplexity", {{"ppl", 25.8077}}}}}}}};
-  nlohmann::json b = a;
+  const nlohmann::ordered_json a = {
+      {"wall_s", 12.5},
+      {"tasks",
+       {{"fpb",
+         {{"loglik", {{"acc", 0.7}, {"acc_norm", 0.65}, {"macro_f1", 0.5}}},
+          {"majority", {{"label", "neutral"}, {"acc", 0.601}, {"macro_f1", 0.25}}}}},
+        {"ppl_sec", {{"perplexity", {{"ppl", 25.8077}}}}}}}};
+  nlohmann::ordered_json b = a;
   b["tasks"]["fpb"]["loglik"]["acc"] = 0.625;
   const std::vector<TableRow> rows = compare_rows({{"gqa", a}, {"mla", b}});
   ASSERT_GE(rows.size(), 5u);

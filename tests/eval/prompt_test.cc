@@ -1,12 +1,13 @@
 // Prompts against independent references: PyRandom against CPython's random.Random draws, and
 // few-shot prompts byte for byte against the texts tools/make_eval_expected.py builds in Python
 // (tests/data/eval/); _encode_pair on hand-made cases with the bundled tokenizer.
+#include "eval/prompt.h"
+
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
 #include "eval/harness.h"
-#include "eval/prompt.h"
 #include "eval/py_random.h"
 #include "eval/tasks.h"
 #include "test_util.h"
@@ -22,7 +23,8 @@ fs::path data() { return test::shared_dir() / "data"; }
 
 TEST(PyRandom, MatchesCPythonGetrandbits) {
   const nlohmann::json ref = read_json_file(expected("py_random.json"));
-  for (auto it = ref["getrandbits32_every_50th"].begin(); it != ref["getrandbits32_every_50th"].end(); ++it) {
+  for (auto it = ref["getrandbits32_every_50th"].begin();
+       it != ref["getrandbits32_every_50th"].end(); ++it) {
     PyRandom rnd(std::stoull(it.key()));
     std::vector<uint32_t> every50;
     for (int i = 0; i < 700; ++i) {
@@ -47,13 +49,20 @@ TEST(PyRandom, SampleMatchesCPythonInBothStrategies) {
 }
 
 TEST(FewShot, PromptsAreByteIdenticalToThePythonReference) {
-  struct Case { const char* task; int64_t shots; uint64_t seed; int64_t doc; const char* file; };
+  struct Case {
+    const char* task;
+    int64_t shots;
+    uint64_t seed;
+    int64_t doc;
+    const char* file;
+  };
   for (const Case& c : {Case{"fpb", 3, 1234, 2, "prompt_fpb_k3_seed1234_doc2.txt"},
                         Case{"fpb", 5, 7, 0, "prompt_fpb_k5_seed7_doc0.txt"},
                         Case{"xbrl_term", 2, 1234, 1, "prompt_xbrl_term_k2_seed1234_doc1.txt"},
                         Case{"fineval", 5, 1234, 0, "prompt_fineval_k5_doc0.txt"}}) {
     const Task task = load_task(c.task, data(), /*with_shots=*/true);
-    EXPECT_EQ(task_prompt(task, c.doc, c.shots, c.seed), read_text_file(expected(c.file))) << c.file;
+    EXPECT_EQ(task_prompt(task, c.doc, c.shots, c.seed), read_text_file(expected(c.file)))
+        << c.file;
   }
 }
 

@@ -34,7 +34,8 @@ ContinuationScore reference(CausalLm& lm, const std::vector<int32_t>& ctx,
   const int64_t keep = std::min<int64_t>(static_cast<int64_t>(all.size()), max_length + 1);
   std::vector<int64_t> window(all.end() - keep, all.end() - 1);
   torch::NoGradGuard g;
-  torch::Tensor logp = torch::log_softmax(lm->forward(torch::tensor(window).unsqueeze(0))[0].to(torch::kFloat), -1);
+  torch::Tensor logp =
+      torch::log_softmax(lm->forward(torch::tensor(window).unsqueeze(0))[0].to(torch::kFloat), -1);
   ContinuationScore s;
   const int64_t first = static_cast<int64_t>(window.size()) - static_cast<int64_t>(cont.size());
   for (size_t t = 0; t < cont.size(); ++t) {
@@ -51,8 +52,10 @@ void expect_matches_reference(CausalLm& lm, const std::vector<LoglikRequest>& re
   const auto got = score_loglik(lm, reqs, o);
   for (size_t r = 0; r < reqs.size(); ++r)
     for (size_t j = 0; j < reqs[r].continuations.size(); ++j) {
-      const ContinuationScore want = reference(lm, reqs[r].context, reqs[r].continuations[j], o.max_length);
-      EXPECT_NEAR(got[r][j].logprob, want.logprob, kTol) << what << " request " << r << " choice " << j;
+      const ContinuationScore want =
+          reference(lm, reqs[r].context, reqs[r].continuations[j], o.max_length);
+      EXPECT_NEAR(got[r][j].logprob, want.logprob, kTol)
+          << what << " request " << r << " choice " << j;
       EXPECT_EQ(got[r][j].greedy, want.greedy) << what << " request " << r << " choice " << j;
       EXPECT_EQ(got[r][j].tokens, want.tokens);
     }
@@ -107,7 +110,8 @@ TEST_F(Scoring, SharedPrefixEqualsOneForwardPerChoice) {
   for (const auto& c : nwgi_reqs[0].continuations) multi += c.size() > 1;
   ASSERT_GT(multi, 1u) << "test premise: NWGI labels span several tokens";
   expect_matches_reference(*lm_, nwgi_reqs, o, "nwgi");
-  expect_matches_reference(*lm_, task_requests(load_task("cfa", data(), false), *tk_, 2, 0), o, "cfa");
+  expect_matches_reference(*lm_, task_requests(load_task("cfa", data(), false), *tk_, 2, 0), o,
+                           "cfa");
 }
 
 TEST_F(Scoring, LeftTruncationFollowsLmEvalPerChoice) {
@@ -141,10 +145,12 @@ TEST(ScoringMla, SharedPrefixOnConvertedLayouts) {
       LoglikRequest q;
       const int64_t len = 3 + 4 * r;
       torch::Tensor ids = torch::randint(lm->config.vocab_size, {len + 9}, torch::kLong);
-      for (int64_t i = 0; i < len; ++i) q.context.push_back(static_cast<int32_t>(ids[i].item<int64_t>()));
+      for (int64_t i = 0; i < len; ++i)
+        q.context.push_back(static_cast<int32_t>(ids[i].item<int64_t>()));
       for (int64_t j = 0, at = len; j < 3; at += j + 1, ++j) {  // continuations of 1, 2, 3 tokens
         std::vector<int32_t> c;
-        for (int64_t t = 0; t <= j; ++t) c.push_back(static_cast<int32_t>(ids[at + t].item<int64_t>()));
+        for (int64_t t = 0; t <= j; ++t)
+          c.push_back(static_cast<int32_t>(ids[at + t].item<int64_t>()));
         q.continuations.push_back(c);
       }
       reqs.push_back(q);
@@ -175,7 +181,8 @@ TEST_F(Scoring, BatchedGenerationEqualsOnePromptAtATime) {
   o.max_length = 30;
   const auto cut = generate_greedy(*lm_, {prompts[3]}, o, nullptr, &st);
   Sampler greedy({});
-  EXPECT_EQ(cut[0], generate(*lm_, std::vector<int32_t>(prompts[3].end() - 24, prompts[3].end()), 6, greedy));
+  EXPECT_EQ(cut[0], generate(*lm_, std::vector<int32_t>(prompts[3].end() - 24, prompts[3].end()), 6,
+                             greedy));
   EXPECT_EQ(st.truncated_docs, 1);
   EXPECT_EQ(st.truncated_tokens, static_cast<int64_t>(prompts[3].size()) - 24);
 }

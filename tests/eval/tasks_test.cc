@@ -1,5 +1,7 @@
 // Every built-in task loads from ../shared/data with the split sizes and label shares the README
 // states; file formats (CSV, JSONL, Python dict literals) and bad input name FILE:LINE.
+#include "eval/tasks.h"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -7,7 +9,6 @@
 
 #include "eval/formats.h"
 #include "eval/metrics.h"
-#include "eval/tasks.h"
 #include "test_util.h"
 #include "util/error.h"
 
@@ -16,7 +17,9 @@ namespace {
 
 fs::path data() { return test::shared_dir() / "data"; }
 
-void write(const fs::path& p, const std::string& text) { std::ofstream(p, std::ios::binary) << text; }
+void write(const fs::path& p, const std::string& text) {
+  std::ofstream(p, std::ios::binary) << text;
+}
 
 std::string error_of(const std::function<void()>& f) {
   try {
@@ -34,7 +37,12 @@ std::vector<int64_t> golds(const Task& t) {
 }
 
 TEST(Tasks, SplitSizesAndMajorityShares) {
-  struct Want { const char* name; size_t docs, shots; int64_t majority; size_t majority_count; };
+  struct Want {
+    const char* name;
+    size_t docs, shots;
+    int64_t majority;
+    size_t majority_count;
+  };
   // Majority counts from the local files (evaluation.md A2c; TFNS after the label fix).
   for (const Want& w : {Want{"fpb", 1212, 3629, 1, 729}, Want{"fiqa_sa", 235, 0, 2, 141},
                         Want{"tfns", 2388, 0, 1, 1566}, Want{"nwgi", 4047, 0, 5, 1522},
@@ -66,7 +74,8 @@ TEST(Tasks, PromptFormats) {
   EXPECT_EQ(cflue.docs[0].text,
             "在选项中鉴别哪一种进口货物是不必支付进口关税的？\nA. 关税金额等同于80人民币的机票\nB. "
             "商业价值一定的货样\nC. 因储存疏忽导致损坏的商品\nD. 外国政府免费赠送的物资\n答案：");
-  EXPECT_EQ(cflue.docs[0].description, "以下是中国关于注册会计师的单项选择题，请选出其中的正确答案。\n\n");
+  EXPECT_EQ(cflue.docs[0].description,
+            "以下是中国关于注册会计师的单项选择题，请选出其中的正确答案。\n\n");
   EXPECT_EQ(cflue.docs[0].gold, 3);
   EXPECT_EQ(cflue.docs[0].choices, (std::vector<std::string>{"A", "B", "C", "D"}));
   const Task cfa = load_task("cfa", data(), false);
@@ -107,7 +116,8 @@ TEST(Tasks, NamesSuitesAndErrors) {
   test::TempDir dir;
   const std::string missing = error_of([&] { load_task("nwgi", dir.path(), false); });
   EXPECT_NE(missing.find((dir.path() / "fin_eval/finlora/nwgi_test.jsonl").string() + ": missing"),
-            std::string::npos) << missing;
+            std::string::npos)
+      << missing;
   EXPECT_NE(missing.find("Open-Finance-Lab/FinLoRA"), std::string::npos) << missing;
 }
 
@@ -136,15 +146,17 @@ TEST(Formats, TaskFileForms) {
   write(dir / "bad.jsonl", "{\"context\": \"Q\", \"choices\": [\"a\"], \"gold\": 3}\n");
   EXPECT_NE(error_of([&] { load_task_file(dir / "bad.jsonl"); }).find("bad.jsonl:1: 'gold'"),
             std::string::npos);
-  write(dir / "mixed.jsonl", "{\"context\": \"Q\", \"target\": \"a\"}\n"
-                             "{\"context\": \"Q\", \"choices\": [\"a\"], \"gold\": 0}\n");
+  write(dir / "mixed.jsonl",
+        "{\"context\": \"Q\", \"target\": \"a\"}\n"
+        "{\"context\": \"Q\", \"choices\": [\"a\"], \"gold\": 0}\n");
   EXPECT_NE(error_of([&] { load_task_file(dir / "mixed.jsonl"); }).find("mixed.jsonl:2:"),
             std::string::npos);
 }
 
 TEST(Formats, CsvQuotesNewlinesAndRagged) {
   test::TempDir dir;
-  write(dir / "a.csv", "\xEF\xBB\xBFid,q,x\r\n0,\"multi\r\nline, \"\"quoted\"\"\",z\r\n1,plain,y\r\n");
+  write(dir / "a.csv",
+        "\xEF\xBB\xBFid,q,x\r\n0,\"multi\r\nline, \"\"quoted\"\"\",z\r\n1,plain,y\r\n");
   const auto rows = read_csv(dir / "a.csv");
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[0].fields.at("q"), "multi\r\nline, \"quoted\"");
@@ -155,7 +167,8 @@ TEST(Formats, CsvQuotesNewlinesAndRagged) {
 }
 
 TEST(Formats, PythonDictLiterals) {
-  const auto d = parse_python_str_dict(R"({'A': 'it\'s', "B": "a \"q\"", 'C': '\\quad\n\x41\u4e2d'})");
+  const auto d =
+      parse_python_str_dict(R"({'A': 'it\'s', "B": "a \"q\"", 'C': '\\quad\n\x41\u4e2d'})");
   ASSERT_EQ(d.size(), 3u);
   EXPECT_EQ(d[0], std::make_pair(std::string("A"), std::string("it's")));
   EXPECT_EQ(d[1].second, "a \"q\"");

@@ -47,10 +47,10 @@ TEST(ReplicateRow, RejectsRowsAndLengthsOutsideTheCache) {
   torch::NoGradGuard g;
   KvCache cache = lm->new_cache(2, 8);
   lm->forward(torch::randint(lm->config.vocab_size, {2, 5}, torch::kLong), &cache);
-  EXPECT_THROW(cache.replicate_row(2, 5, 1, 8), Error);   // no row 2
-  EXPECT_THROW(cache.replicate_row(0, 6, 1, 8), Error);   // only 5 tokens cached
-  EXPECT_THROW(cache.replicate_row(0, 5, 1, 4), Error);   // no room for them
-  EXPECT_THROW(cache.replicate_row(0, 5, 0, 8), Error);   // no copies
+  EXPECT_THROW(cache.replicate_row(2, 5, 1, 8), Error);  // no row 2
+  EXPECT_THROW(cache.replicate_row(0, 6, 1, 8), Error);  // only 5 tokens cached
+  EXPECT_THROW(cache.replicate_row(0, 5, 1, 4), Error);  // no room for them
+  EXPECT_THROW(cache.replicate_row(0, 5, 0, 8), Error);  // no copies
   EXPECT_EQ(cache.replicate_row(0, 5, 4, 8).allocated_bytes(), 2 * cache.allocated_bytes());
 }
 
