@@ -205,64 +205,33 @@ std::vector<std::pair<std::string, std::string>> parse_python_str_dict(const std
       }
       if (i >= text.size()) fail("unterminated escape");
       const char e = text[i++];
-      switch (e) {
-        case '\n':
-          break;  // line continuation
-        case '\\':
-          s.push_back('\\');
-          break;
-        case '\'':
-          s.push_back('\'');
-          break;
-        case '"':
-          s.push_back('"');
-          break;
-        case 'a':
-          s.push_back('\a');
-          break;
-        case 'b':
-          s.push_back('\b');
-          break;
-        case 'f':
-          s.push_back('\f');
-          break;
-        case 'n':
-          s.push_back('\n');
-          break;
-        case 'r':
-          s.push_back('\r');
-          break;
-        case 't':
-          s.push_back('\t');
-          break;
-        case 'v':
-          s.push_back('\v');
-          break;
-        case 'x':
-        case 'u':
-        case 'U': {
-          const int digits = e == 'x' ? 2 : e == 'u' ? 4 : 8;
-          uint32_t cp = 0;
-          for (int d = 0; d < digits; ++d) {
-            const int h = i < text.size() ? hex_value(text[i]) : -1;
-            if (h < 0) fail("bad \\" + std::string(1, e) + " escape");
-            cp = cp * 16 + static_cast<uint32_t>(h);
-            ++i;
-          }
-          if (cp > 0x10FFFF) fail("code point out of range");
-          append_utf8(&s, cp);
-          break;
+      // Python's single-character escapes; \<newline> continues the line.
+      static const std::map<char, const char*> kSimple = {
+          {'\n', ""},  {'\\', "\\"}, {'\'', "'"}, {'"', "\""}, {'a', "\a"}, {'b', "\b"},
+          {'f', "\f"}, {'n', "\n"},  {'r', "\r"}, {'t', "\t"}, {'v', "\v"}};
+      if (auto it = kSimple.find(e); it != kSimple.end()) {
+        s += it->second;
+        continue;
+      }
+      if (e == 'x' || e == 'u' || e == 'U') {  // \xhh, \uhhhh, \Uhhhhhhhh
+        const int digits = e == 'x' ? 2 : e == 'u' ? 4 : 8;
+        uint32_t cp = 0;
+        for (int d = 0; d < digits; ++d) {
+          const int h = i < text.size() ? hex_value(text[i]) : -1;
+          if (h < 0) fail("bad \\" + std::string(1, e) + " escape");
+          cp = cp * 16 + static_cast<uint32_t>(h);
+          ++i;
         }
-        default:
-          if (e >= '0' && e <= '7') {  // up to three octal digits
-            uint32_t cp = static_cast<uint32_t>(e - '0');
-            for (int d = 0; d < 2 && i < text.size() && text[i] >= '0' && text[i] <= '7'; ++d)
-              cp = cp * 8 + static_cast<uint32_t>(text[i++] - '0');
-            append_utf8(&s, cp);
-          } else {  // Python keeps unknown escapes as written
-            s.push_back('\\');
-            s.push_back(e);
-          }
+        if (cp > 0x10FFFF) fail("code point out of range");
+        append_utf8(&s, cp);
+      } else if (e >= '0' && e <= '7') {  // up to three octal digits
+        uint32_t cp = static_cast<uint32_t>(e - '0');
+        for (int d = 0; d < 2 && i < text.size() && text[i] >= '0' && text[i] <= '7'; ++d)
+          cp = cp * 8 + static_cast<uint32_t>(text[i++] - '0');
+        append_utf8(&s, cp);
+      } else {  // Python keeps unknown escapes as written
+        s.push_back('\\');
+        s.push_back(e);
       }
     }
     return s;

@@ -1,4 +1,4 @@
-// Built-in tasks and their loaders (see tasks.h). Prompt formats: FinLoRA's
+// Built-in tasks (see tasks.h). Prompt formats: FinLoRA's
 // (data/process_sentiment_train.py) for the sentiment sets and XBRL terms, FinBen's flare-cfa
 // query for CFA, and lm-evaluation-harness's C-Eval template (tasks/ceval/_default_ceval_yaml)
 // for the Chinese multiple-choice sets. README.md "Evaluation" says which split each scores.
@@ -12,8 +12,8 @@
 #include <unordered_set>
 
 #include "eval/formats.h"
+#include "eval/loaders.h"
 #include "util/error.h"
-#include "util/json_file.h"
 #include "util/text_file.h"
 
 namespace yz {
@@ -92,85 +92,6 @@ fs::path need(const fs::path& data_dir, const std::string& rel, const std::strin
   return p;
 }
 
-int64_t index_of(const std::vector<std::string>& list, const std::string& s) {
-  auto it = std::find(list.begin(), list.end(), s);
-  return it == list.end() ? -1 : it - list.begin();
-}
-
-std::string join(const std::vector<std::string>& v, const char* sep) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
-  return out;
-}
-
-// FinLoRA {"context", "target"} rows with a label target; `remap` fixes known label errors.
-std::vector<Doc> finlora_choice_docs(const fs::path& path, const std::vector<std::string>& labels,
-                                     const std::map<std::string, std::string>& remap = {}) {
-  std::vector<Doc> docs;
-  for (const JsonlRow& row : read_jsonl(path)) {
-    Doc d;
-    d.text = jsonl_string(path, row, "context");
-    std::string target = jsonl_string(path, row, "target");
-    if (auto it = remap.find(target); it != remap.end()) target = it->second;
-    d.choices = labels;
-    d.gold = index_of(labels, target);
-    YZ_CHECK(d.gold >= 0, path.string(), ":", row.line, ": target '", target, "' is not one of ",
-             join(labels, ", "));
-    docs.push_back(std::move(d));
-  }
-  return docs;
-}
-
-std::vector<Doc> finlora_text_docs(const fs::path& path) {
-  std::vector<Doc> docs;
-  for (const JsonlRow& row : read_jsonl(path)) {
-    Doc d;
-    d.text = jsonl_string(path, row, "context");
-    d.target = jsonl_string(path, row, "target");
-    docs.push_back(std::move(d));
-  }
-  return docs;
-}
-
-// C-Eval's doc_to_text ("{{question.strip()}}\nA. {{A}}\n...答案：") and description.
-Doc ceval_doc(const std::string& question,
-              const std::vector<std::pair<std::string, std::string>>& options,
-              const std::string& answer, const std::string& subject, const std::string& where) {
-  Doc d;
-  d.text = py_strip(question) + "\n";
-  for (const auto& [letter, option] : options) {
-    d.text += letter + ". " + option + "\n";
-    d.choices.push_back(letter);
-  }
-  d.text += "答案：";
-  d.gold = index_of(d.choices, py_strip(answer));
-  YZ_CHECK(d.gold >= 0, where, ": answer '", answer, "' is not one of the options ",
-           join(d.choices, ", "));
-  d.group = subject;
-  d.description = "以下是中国关于" + subject + "的单项选择题，请选出其中的正确答案。\n\n";
-  return d;
-}
-
-std::vector<Doc> ceval_csv_docs(const fs::path& path, const std::string& subject,
-                                const std::string& question_field,
-                                const std::string& answer_field) {
-  std::vector<Doc> docs;
-  for (const CsvRecord& r : read_csv(path)) {
-    const std::string where = path.string() + ":" + std::to_string(r.line);
-    for (const char* f : {"A", "B", "C", "D"})
-      YZ_CHECK(r.fields.count(f), where, ": no column ", f);
-    YZ_CHECK(r.fields.count(question_field) && r.fields.count(answer_field), where,
-             ": needs columns ", question_field, " and ", answer_field);
-    docs.push_back(ceval_doc(r.fields.at(question_field),
-                             {{"A", r.fields.at("A")},
-                              {"B", r.fields.at("B")},
-                              {"C", r.fields.at("C")},
-                              {"D", r.fields.at("D")}},
-                             r.fields.at(answer_field), subject, where));
-  }
-  return docs;
-}
-
 std::string first_chars(const std::string& text, int64_t n) {
   size_t i = 0;
   for (int64_t c = 0; c < n && i < text.size(); ++c) {
@@ -186,6 +107,48 @@ std::string without_cr(const std::string& text) {
   for (size_t i = 0; i < text.size(); ++i)
     if (!(text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n')) out.push_back(text[i]);
   return out;
+}
+
+// Where a C-Eval-style set keeps one CSV per subject: scored rows and the dev (shot) rows.
+struct CevalFiles {
+  const char* test_dir;
+  const char* test_suffix;
+  const char* dev_dir;
+  const char* dev_suffix;
+  const char* question;  // column names
+  const char* answer;
+  const char* provider;
+};
+const CevalFiles kFinEvalFiles = {"fin_eval/fineval_zh/val/",
+                                  "_val.csv",
+                                  "fin_eval/fineval_zh/dev/",
+                                  "_dev.csv",
+                                  "question",
+                                  "answer",
+                                  "FinEval code/data (github SUFE-AIFLM-Lab/FinEval)"};
+const CevalFiles kFinanceIqFiles = {"fin_eval/financeiq_zh/test/",
+                                    ".csv",
+                                    "fin_eval/financeiq_zh/dev/",
+                                    ".csv",
+                                    "Question",
+                                    "Answer",
+                                    "FinanceIQ data (github Duxiaoman-DI/XuanYuan)"};
+
+// Every subject's rows in table order; the dev rows become the first_n shot pool.
+void load_ceval_subjects(Task* t, const fs::path& d,
+                         const std::vector<std::pair<std::string, std::string>>& subjects,
+                         const CevalFiles& f, bool with_shots) {
+  for (const auto& [file, subject] : subjects) {
+    auto docs = ceval_csv_docs(need(d, f.test_dir + file + f.test_suffix, t->name, f.provider),
+                               subject, f.question, f.answer);
+    t->docs.insert(t->docs.end(), docs.begin(), docs.end());
+    if (!with_shots) continue;
+    auto dev = ceval_csv_docs(need(d, f.dev_dir + file + f.dev_suffix, t->name, f.provider),
+                              subject, f.question, f.answer);
+    t->shots.insert(t->shots.end(), dev.begin(), dev.end());
+  }
+  t->sampler = ShotSampler::kFirstN;
+  t->case_sensitive = true;  // option letters
 }
 
 Task sentiment_task(const std::string& name, const fs::path& file,
@@ -298,6 +261,7 @@ std::vector<Doc> fpb_train_docs(const fs::path& data_dir, int64_t* excluded) {
 Task load_task(const std::string& name, const fs::path& d, bool with_shots) {
   const std::string finlora = "FinLoRA data/test (github Open-Finance-Lab/FinLoRA)";
   Task t;
+  t.name = name;
   if (name == "fpb") {
     t = sentiment_task(name, need(d, "fin_eval/finlora/fpb_test.jsonl", name, finlora), kSentiment,
                        "FinLoRA test split of Sentences_50Agree (train_test_split 0.25, seed 42)");
@@ -317,87 +281,19 @@ Task load_task(const std::string& name, const fs::path& d, bool with_shots) {
     t = sentiment_task(name, need(d, "fin_eval/finlora/nwgi_test.jsonl", name, finlora), kNwgi,
                        "FinLoRA test split (NWGI test, 7 labels)");
   } else if (name == "cfa") {
-    const fs::path p = need(d, "fin_eval/cfa/flare_cfa_1032.json", name,
-                            "FinBen flare-cfa (HF TheFinAI/flare-cfa)");
-    const nlohmann::json rows = read_json_file(p);
-    YZ_CHECK(rows.is_array(), p.string(), ": expected a JSON array of questions");
-    for (size_t i = 0; i < rows.size(); ++i) {
-      const auto& r = rows[i];
-      const std::string where = p.string() + ": record " + std::to_string(i);
-      YZ_CHECK(r.is_object() && r.contains("query") && r["query"].is_string() &&
-                   r.contains("choices") && r["choices"].is_array() && r.contains("gold") &&
-                   r["gold"].is_number_integer(),
-               where, ": needs string 'query', array 'choices' and integer 'gold'");
-      Doc doc;
-      doc.text = r["query"].get<std::string>();
-      for (const auto& c : r["choices"]) {
-        YZ_CHECK(c.is_string(), where, ": choices must be strings");
-        doc.choices.push_back(c.get<std::string>());
-      }
-      doc.gold = r["gold"].get<int64_t>();
-      YZ_CHECK(doc.gold >= 0 && doc.gold < static_cast<int64_t>(doc.choices.size()), where,
-               ": gold ", doc.gold, " is outside the ", doc.choices.size(), " choices");
-      t.docs.push_back(std::move(doc));
-    }
-    t.name = name;
+    t.docs = cfa_docs(need(d, "fin_eval/cfa/flare_cfa_1032.json", name,
+                           "FinBen flare-cfa (HF TheFinAI/flare-cfa)"));
     t.split = "flare-cfa (1,032 questions, all scored)";
     t.case_sensitive = true;  // FinBen's CFA(Classification) sets LOWER_CASE = False
   } else if (name == "fineval") {
-    for (const auto& [file, subject] : kFinEvalSubjects) {
-      auto docs = ceval_csv_docs(need(d, "fin_eval/fineval_zh/val/" + file + "_val.csv", name,
-                                      "FinEval code/data (github SUFE-AIFLM-Lab/FinEval)"),
-                                 subject, "question", "answer");
-      t.docs.insert(t.docs.end(), docs.begin(), docs.end());
-      if (with_shots) {
-        auto dev = ceval_csv_docs(need(d, "fin_eval/fineval_zh/dev/" + file + "_dev.csv", name,
-                                       "FinEval code/data (github SUFE-AIFLM-Lab/FinEval)"),
-                                  subject, "question", "answer");
-        t.shots.insert(t.shots.end(), dev.begin(), dev.end());
-      }
-    }
-    t.name = name;
+    load_ceval_subjects(&t, d, kFinEvalSubjects, kFinEvalFiles, with_shots);
     t.split = "local val/ (3,340 rows = FinEval's published test split; test_20pct/ is a subset)";
-    t.sampler = ShotSampler::kFirstN;
-    t.case_sensitive = true;
   } else if (name == "financeiq") {
-    for (const auto& [file, exam] : kFinanceIqExams) {
-      const std::string src = "FinanceIQ data (github Duxiaoman-DI/XuanYuan)";
-      auto docs = ceval_csv_docs(need(d, "fin_eval/financeiq_zh/test/" + file + ".csv", name, src),
-                                 exam, "Question", "Answer");
-      t.docs.insert(t.docs.end(), docs.begin(), docs.end());
-      if (with_shots) {
-        auto dev = ceval_csv_docs(need(d, "fin_eval/financeiq_zh/dev/" + file + ".csv", name, src),
-                                  exam, "Question", "Answer");
-        t.shots.insert(t.shots.end(), dev.begin(), dev.end());
-      }
-    }
-    t.name = name;
+    load_ceval_subjects(&t, d, kFinanceIqExams, kFinanceIqFiles, with_shots);
     t.split = "test (7,123 rows; dev holds the 5 shots per exam)";
-    t.sampler = ShotSampler::kFirstN;
-    t.case_sensitive = true;
   } else if (name == "cflue") {
-    const fs::path p = need(d, "fin_eval/cflue_zh/knowledge.json", name,
-                            "CFLUE data/knowledge.json (github aliyun/cflue)");
-    const nlohmann::json rows = read_json_file(p);
-    YZ_CHECK(rows.is_array(), p.string(), ": expected a JSON array of questions");
-    for (size_t i = 0; i < rows.size(); ++i) {
-      const auto& r = rows[i];
-      const std::string where = p.string() + ": record " + std::to_string(i);
-      for (const char* f : {"名称", "task", "question", "choices", "answer"})
-        YZ_CHECK(r.is_object() && r.contains(f) && r[f].is_string(), where,
-                 ": needs string field '", f, "'");
-      if (r["task"].get<std::string>() != "单项选择题") continue;  // single-answer questions only
-      std::vector<std::pair<std::string, std::string>> options;
-      try {
-        options = parse_python_str_dict(r["choices"].get<std::string>());
-      } catch (const Error& e) {
-        YZ_CHECK(false, where, ": choices: ", e.what());
-      }
-      t.docs.push_back(ceval_doc(r["question"].get<std::string>(), options,
-                                 r["answer"].get<std::string>(), r["名称"].get<std::string>(),
-                                 where));
-    }
-    t.name = name;
+    t.docs = cflue_docs(need(d, "fin_eval/cflue_zh/knowledge.json", name,
+                             "CFLUE data/knowledge.json (github aliyun/cflue)"));
     t.split = "knowledge.json single-answer questions (2,345 of 3,864; the released dev set)";
     t.case_sensitive = true;
   } else if (name == "xbrl_term") {
@@ -405,7 +301,6 @@ Task load_task(const std::string& name, const fs::path& d, bool with_shots) {
     if (with_shots)
       t.shots = finlora_text_docs(need(d, "fin_eval/finlora/xbrl_term_train.jsonl", name,
                                        "FinLoRA data/train (github Open-Finance-Lab/FinLoRA)"));
-    t.name = name;
     t.kind = TaskKind::kText;
     t.split = "FinLoRA test split (651 terms; 5,856 train terms for shots)";
     t.sampler = ShotSampler::kRandom;
@@ -418,7 +313,6 @@ Task load_task(const std::string& name, const fs::path& d, bool with_shots) {
                    "WikiText-2 raw test (HF Salesforce/wikitext)");
     // 4 bytes per character at most; the wikitext copy joins rows with CRLF (SOURCES.md).
     t.text = first_chars(without_cr(read_text_input(p, 4 * kPplChars + 4)), kPplChars);
-    t.name = name;
     t.kind = TaskKind::kPerplexity;
     t.split = sec ? "fin_heldout_sec.txt.xz, first 400,000 characters"
                   : "wikitext2_raw_test.txt (CRLF -> LF), first 400,000 characters";
