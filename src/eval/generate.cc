@@ -50,24 +50,47 @@ std::vector<std::vector<int32_t>> generate_greedy(CausalLm& lm,
     torch::Tensor logits = lm->forward(ids, &cache);  // [B, L, V]
     ++st.forwards;
     lm->set_mla_path(MlaPath::kAbsorbed);  // decode: attend over the cached latents
-    for (size_t b = 0; b < batch.size(); ++b) {
-      const size_t i = batch[b];
-      const int64_t len = lengths[i];
-      std::vector<int32_t>& gen = out[i];
-      gen.push_back(static_cast<int32_t>(logits[b][len - 1].argmax().item<int64_t>()));
-      if (!finished(i, gen)) {
-        KvCache own = cache.replicate_row(static_cast<int64_t>(b), len, 1, len + o.max_new_tokens);
-        do {
-          torch::Tensor next = torch::tensor({static_cast<int64_t>(gen.back())}, torch::kLong)
-                                   .view({1, 1})
-                                   .to(device);
-          torch::Tensor step = lm->forward(next, &own);  // [1, 1, V]
-          ++st.forwards;
-          gen.push_back(static_cast<int32_t>(step[0][0].argmax().item<int64_t>()));
-        } while (!finished(i, gen));
+    std::vector<int64_t> last_pos;         // each prompt's last position in the flat [B·L] logits
+    for (size_t b = 0; b < batch.size(); ++b)
+      last_pos.push_back(static_cast<int64_t>(b) * ids.size(1) + lengths[batch[b]] - 1);
+    torch::Tensor first = logits.reshape({-1, logits.size(2)})
+                              .index_select(0, torch::tensor(last_pos, torch::kLong).to(device))
+                              .argmax(-1)
+                              .cpu();  // [B]
+    // Prompts of one length sit at the same positions: they decode as one batch from their rows
+    // of the prefill cache (the batch is sorted by length, so they are adjacent). Finished rows
+    // ride along until the group is done; their tokens are not kept.
+    for (size_t g = 0; g < batch.size();) {
+      const int64_t len = lengths[batch[g]];
+      size_t end = g;
+      while (end < batch.size() && lengths[batch[end]] == len) ++end;
+      std::vector<int64_t> rows;
+      std::vector<bool> live;
+      for (size_t b = g; b < end; ++b) {
+        std::vector<int32_t>& gen = out[batch[b]];
+        gen.push_back(static_cast<int32_t>(first[static_cast<int64_t>(b)].item<int64_t>()));
+        rows.push_back(static_cast<int64_t>(b));
+        live.push_back(!finished(batch[b], gen));
       }
-      st.new_tokens += static_cast<int64_t>(gen.size());
-      bar.add(1);
+      if (std::find(live.begin(), live.end(), true) != live.end()) {
+        KvCache own = cache.select_rows(rows, len, len + o.max_new_tokens);
+        while (std::find(live.begin(), live.end(), true) != live.end()) {
+          std::vector<int64_t> last;
+          for (size_t b = g; b < end; ++b) last.push_back(out[batch[b]].back());
+          torch::Tensor next = torch::tensor(last, torch::kLong).view({-1, 1}).to(device);
+          torch::Tensor step = lm->forward(next, &own).argmax(-1).cpu();  // [k, 1]
+          ++st.forwards;
+          for (size_t k = 0; k < live.size(); ++k) {
+            if (!live[k]) continue;
+            std::vector<int32_t>& gen = out[batch[g + k]];
+            gen.push_back(static_cast<int32_t>(step[static_cast<int64_t>(k)][0].item<int64_t>()));
+            live[k] = !finished(batch[g + k], gen);
+          }
+        }
+      }
+      for (size_t b = g; b < end; ++b) st.new_tokens += static_cast<int64_t>(out[batch[b]].size());
+      bar.add(static_cast<int64_t>(end - g));
+      g = end;
     }
   }
   bar.finish();

@@ -1,8 +1,9 @@
 // Greedy generation for many prompts, as the generative benchmarks (FinBen, FinLoRA) run it:
 // prompts truncated from the left to leave room for the answer (lm-eval generate_until), the
-// prompts' prefill batched (right-padded, documents of similar length together), then each
-// prompt decodes from its own copy of the batch's KV cache until a stop id, the token limit, or
-// until the caller says its answer can no longer change.
+// prompts' prefill batched (right-padded, documents of similar length together), then prompts of
+// equal length decode together from their rows of the batch's KV cache (the same positions: no
+// mask needed) until a stop id, the token limit, or until the caller says an answer can no
+// longer change.
 #pragma once
 
 #include <cstdint>

@@ -15,13 +15,18 @@ namespace yz {
 namespace {
 
 // Continuations of one request that share the same (possibly truncated) context.
+// The longest continuation rides in the context's own row (context + its tokens but the last):
+// the logits at the context's last position are the same for every choice, so its whole score
+// and every other choice's first token come from that one forward. The other multi-token
+// continuations ("cached") continue from the context's KV cache in a second forward.
 struct Unit {
   size_t request = 0;
   std::vector<size_t> conts;  // indices into the request's continuations
+  size_t rider = 0;           // the continuation read from the first forward in full
   int64_t drop = 0;           // context tokens cut from the left
-  std::vector<int32_t> row;   // what the first forward reads: kept context (+ cont[:-1], direct)
+  std::vector<int32_t> row;   // what the first forward reads: kept context + rider[:-1]
   int64_t ctx_len = 0;        // kept context tokens
-  bool cached = false;        // several multi-token continuations: a second, cached forward
+  bool cached = false;        // another continuation has more than one token
 };
 
 // Continuation tokens to score from one logits tensor, gathered so that one log_softmax over
@@ -92,14 +97,13 @@ std::vector<std::vector<ContinuationScore>> score_loglik(CausalLm& lm,
       u.drop = drop;
       u.row.assign(req.context.begin() + drop, req.context.end());
       u.ctx_len = static_cast<int64_t>(u.row.size());
-      bool multi = false;
-      for (size_t j : u.conts) multi = multi || req.continuations[j].size() > 1;
-      if (u.conts.size() == 1) {  // one continuation: read it straight from the first forward
-        const auto& c = req.continuations[u.conts[0]];
-        u.row.insert(u.row.end(), c.begin(), c.end() - 1);
-      } else {
-        u.cached = multi;
-      }
+      u.rider = u.conts.front();
+      for (size_t j : u.conts)
+        if (req.continuations[j].size() > req.continuations[u.rider].size()) u.rider = j;
+      const auto& rider = req.continuations[u.rider];
+      u.row.insert(u.row.end(), rider.begin(), rider.end() - 1);
+      for (size_t j : u.conts)
+        u.cached = u.cached || (j != u.rider && req.continuations[j].size() > 1);
       units.push_back(std::move(u));
     }
   }
@@ -122,38 +126,49 @@ std::vector<std::vector<ContinuationScore>> score_loglik(CausalLm& lm,
     torch::Tensor logits = lm->forward(ids, cache ? &*cache : nullptr);  // [B, L, V]
     ++st.forwards;
     Picks picks;
+    std::map<int64_t, std::vector<int64_t>> cached_by_len;  // context length -> batch rows
     for (int64_t b = 0; b < B; ++b) {
       const Unit& u = units[batch[b]];
       const LoglikRequest& req = requests[u.request];
       const int64_t last = b * L + u.ctx_len - 1;  // predicts the first continuation token
       for (size_t j : u.conts) {
         const auto& c = req.continuations[j];
-        ContinuationScore& s = out[u.request][j];
-        const size_t read = u.conts.size() == 1 ? c.size() : 1;
-        for (size_t t = 0; t < read; ++t) picks.add(last + static_cast<int64_t>(t), c[t], &s);
+        const size_t read = j == u.rider ? c.size() : 1;
+        for (size_t t = 0; t < read; ++t)
+          picks.add(last + static_cast<int64_t>(t), c[t], &out[u.request][j]);
       }
-      if (!u.cached) continue;
-      // Every continuation as one batch after the shared context: tokens c[0..m-2] in, the
-      // logits of c[1..m-1] out; shorter ones are right-padded.
+      if (u.cached) cached_by_len[u.ctx_len].push_back(b);
+    }
+    // The other multi-token continuations of the documents whose contexts have one length run as
+    // one batch: cache row b repeated once per such choice, tokens c[0..m-2] in (right-padded),
+    // the logits of c[1..m-1] out.
+    for (const auto& [ctx_len, group] : cached_by_len) {
+      std::vector<int64_t> rows;
       std::vector<std::vector<int32_t>> tails;
+      std::vector<std::pair<const std::vector<int32_t>*, ContinuationScore*>> targets;
       size_t width = 0;
-      for (size_t j : u.conts) {
-        const auto& c = req.continuations[j];
-        tails.emplace_back(c.begin(), c.end() - 1);
-        width = std::max(width, tails.back().size());
+      for (int64_t b : group) {
+        const Unit& u = units[batch[b]];
+        for (size_t j : u.conts) {
+          const auto& c = requests[u.request].continuations[j];
+          if (j == u.rider || c.size() == 1) continue;  // already scored by the first forward
+          rows.push_back(b);
+          tails.emplace_back(c.begin(), c.end() - 1);
+          targets.emplace_back(&c, &out[u.request][j]);
+          width = std::max(width, tails.back().size());
+        }
       }
       std::vector<const std::vector<int32_t>*> tail_rows;
       for (const auto& t : tails) tail_rows.push_back(&t);
-      const int64_t n = static_cast<int64_t>(tails.size()), w = static_cast<int64_t>(width);
-      KvCache shared = cache->replicate_row(b, u.ctx_len, n, u.ctx_len + w);
-      torch::Tensor tail_logits =
-          lm->forward(padded_rows(tail_rows, device), &shared);  // [n, w, V]
+      const int64_t n = static_cast<int64_t>(rows.size()), w = static_cast<int64_t>(width);
+      KvCache shared = cache->select_rows(rows, ctx_len, ctx_len + w);
+      torch::Tensor tail_logits = lm->forward(padded_rows(tail_rows, device), &shared);  // [n,w,V]
       ++st.forwards;
       Picks tail_picks;
       for (int64_t k = 0; k < n; ++k) {
-        const auto& c = req.continuations[u.conts[k]];
+        const auto& c = *targets[k].first;
         for (size_t t = 1; t < c.size(); ++t)
-          tail_picks.add(k * w + static_cast<int64_t>(t) - 1, c[t], &out[u.request][u.conts[k]]);
+          tail_picks.add(k * w + static_cast<int64_t>(t) - 1, c[t], targets[k].second);
       }
       tail_picks.score(tail_logits.reshape({n * w, tail_logits.size(2)}));
     }

@@ -1,7 +1,9 @@
 // Log-likelihood scoring of continuations after a context, with lm-evaluation-harness's
 // results (sum of continuation log-probabilities, is_greedy) and its left truncation, computed
 // from one shared-prefix forward per document: the context runs once (documents batched,
-// right-padded), then all continuations of a document continue from its KV cache as one batch.
+// right-padded) with the longest continuation riding in its row, and the other multi-token
+// continuations continue from its KV cache as one batch (with those of the batch's other
+// documents whose contexts have the same length). Single-token choices cost nothing extra.
 // lm-eval instead runs context + continuation once per choice (HFLM._loglikelihood_tokens).
 #pragma once
 

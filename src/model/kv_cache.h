@@ -30,11 +30,11 @@ class KvCache {
   // Called once per forward, after every layer stored its T new tokens.
   void advance(int64_t tokens);
 
-  // A new cache of `copies` rows, each holding row `row`'s first `length` tokens, with room for
-  // `capacity` tokens: a batch continues from one shared prefix (every choice of a benchmark
-  // question after its context) without recomputing it. `length` may be shorter than length()
-  // (a row of a right-padded batch).
-  KvCache replicate_row(int64_t row, int64_t length, int64_t copies, int64_t capacity) const;
+  // A new cache whose row i holds the first `length` tokens of row rows[i], with room for
+  // `capacity` tokens. A row may repeat: one cached prefix serves a batch of continuations (every
+  // choice of a benchmark question after its context) without recomputing it; rows of equal
+  // length in a right-padded batch continue together. `length` may be shorter than length().
+  KvCache select_rows(const std::vector<int64_t>& rows, int64_t length, int64_t capacity) const;
 
  private:
   KvCache() = default;

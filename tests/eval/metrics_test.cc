@@ -1,5 +1,6 @@
 // Metrics against values computed by hand from their definitions (sklearn's f1_score, FinLoRA's
 // evaluate_accuracy, rouge_score's LCS F-measure) and the early-stop rule against brute force.
+#include "eval/batching.h"
 #include "eval/metrics.h"
 
 #include <gtest/gtest.h>
@@ -96,6 +97,20 @@ TEST(Report, CompareTableShowsBaselinesAndEveryRun) {
   const std::string md = render_table({{"gqa", a}, {"mla", b}}, /*markdown=*/true);
   EXPECT_NE(md.find("| ppl_sec | perplexity |  | 25.81 | 25.81 |"), std::string::npos) << md;
   EXPECT_NE(md.find("| task | metric | majority | gqa | mla |"), std::string::npos) << md;
+}
+
+TEST(Batching, LongestFirstWithinRowAndTokenBudgets) {
+  // lengths 5 9 3 9 4: order 1 3 0 4 2 (stable for the two 9s)
+  EXPECT_EQ(length_batches({5, 9, 3, 9, 4}, 2, 100),
+            (std::vector<std::vector<size_t>>{{1, 3}, {0, 4}, {2}}));
+  // 20 tokens: two rows of 9 fit (18), three rows of 5 do not (15 + ... the first row sets 5 x 3)
+  EXPECT_EQ(length_batches({5, 9, 3, 9, 4}, 8, 20),
+            (std::vector<std::vector<size_t>>{{1, 3}, {0, 4, 2}}));
+  // A single row longer than the budget still gets its own batch.
+  EXPECT_EQ(length_batches({50, 2}, 8, 20), (std::vector<std::vector<size_t>>{{0}, {1}}));
+  std::vector<int32_t> a = {1, 2, 3}, b = {4};
+  EXPECT_TRUE(torch::equal(padded_rows({&a, &b}, torch::kCPU, 0),
+                           torch::tensor({1, 2, 3, 4, 0, 0}, torch::kLong).view({2, 3})));
 }
 
 }  // namespace

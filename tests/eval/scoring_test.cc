@@ -105,7 +105,8 @@ TEST_F(Scoring, SharedPrefixEqualsOneForwardPerChoice) {
   const auto fpb_reqs = task_requests(fpb, *tk_, 3, 1);
   expect_matches_reference(*lm_, fpb_reqs, o, "fpb");
   const Task nwgi = load_task("nwgi", data(), false);
-  const auto nwgi_reqs = task_requests(nwgi, *tk_, 3, 0);
+  auto nwgi_reqs = task_requests(nwgi, *tk_, 3, 0);
+  nwgi_reqs.push_back(nwgi_reqs[1]);  // equal context lengths share one continuation batch
   size_t multi = 0;
   for (const auto& c : nwgi_reqs[0].continuations) multi += c.size() > 1;
   ASSERT_GT(multi, 1u) << "test premise: NWGI labels span several tokens";
@@ -136,14 +137,14 @@ TEST_F(Scoring, LeftTruncationFollowsLmEvalPerChoice) {
 }
 
 TEST(ScoringMla, SharedPrefixOnConvertedLayouts) {
-  // MLA caches hold latents: the replicated prefix must serve both attention paths alike.
+  // MLA caches hold latents: the selected prefixes must serve both attention paths alike.
   for (const char* name : {"dsv3_qlora", "dsv2_lite"}) {
     CausalLm lm = load_causal_lm(test::data_dir() / "decoder" / "tiny_models" / name, {});
     torch::manual_seed(5);
     std::vector<LoglikRequest> reqs;
     for (int r = 0; r < 4; ++r) {
       LoglikRequest q;
-      const int64_t len = 3 + 4 * r;
+      const int64_t len = 3 + 4 * (r / 2);  // pairs of equal context length: one tail batch
       torch::Tensor ids = torch::randint(lm->config.vocab_size, {len + 9}, torch::kLong);
       for (int64_t i = 0; i < len; ++i)
         q.context.push_back(static_cast<int32_t>(ids[i].item<int64_t>()));
@@ -166,23 +167,31 @@ TEST_F(Scoring, BatchedGenerationEqualsOnePromptAtATime) {
   const Task fpb = load_task("fpb", data(), true);
   std::vector<std::vector<int32_t>> prompts;
   for (int64_t i = 0; i < 4; ++i) prompts.push_back(tk_->encode(task_prompt(fpb, i, i % 2, 1234)));
+  prompts.push_back(prompts[0]);  // equal lengths decode as one batch
   GenerateOptions o;
   o.max_new_tokens = 6;
-  o.batch = 2;
+  o.batch = 3;
   o.progress = false;
   GenerateStats st;
-  const auto got = generate_greedy(*lm_, prompts, o, nullptr, &st);
+  // Prompt 0 stops after 2 tokens while its twin (prompt 4) rides in the same decode batch.
+  const auto stop_first = [](size_t i, const std::vector<int32_t>& gen) {
+    return i == 0 && gen.size() == 2;
+  };
+  const auto got = generate_greedy(*lm_, prompts, o, stop_first, &st);
   for (size_t i = 0; i < prompts.size(); ++i) {
     Sampler greedy({});
-    EXPECT_EQ(got[i], generate(*lm_, prompts[i], 6, greedy)) << "prompt " << i;
+    std::vector<int32_t> want = generate(*lm_, prompts[i], 6, greedy);
+    if (i == 0) want.resize(2);
+    EXPECT_EQ(got[i], want) << "prompt " << i;
   }
-  EXPECT_EQ(st.new_tokens, 24);
+  EXPECT_EQ(st.new_tokens, 26);
+  EXPECT_LT(st.forwards, 1 + 5 * 6);  // fewer forwards than one decode per prompt and token
   // Truncation keeps the last max_length - max_new_tokens prompt tokens.
   o.max_length = 30;
   const auto cut = generate_greedy(*lm_, {prompts[3]}, o, nullptr, &st);
   Sampler greedy({});
-  EXPECT_EQ(cut[0], generate(*lm_, std::vector<int32_t>(prompts[3].end() - 24, prompts[3].end()), 6,
-                             greedy));
+  EXPECT_EQ(cut[0], generate(*lm_, std::vector<int32_t>(prompts[3].end() - 24, prompts[3].end()),
+                             6, greedy));
   EXPECT_EQ(st.truncated_docs, 1);
   EXPECT_EQ(st.truncated_tokens, static_cast<int64_t>(prompts[3].size()) - 24);
 }
