@@ -161,6 +161,9 @@ Command add_eval(CLI::App& app) {
     for (const Task& t : tasks) {
       std::fprintf(stderr, "== %s (%zu documents)\n", t.name.c_str(), t.docs.size());
       result["tasks"][t.name] = evaluate_task(lm, tk, t, o->eval);
+      if (result["tasks"][t.name].contains("shots_note"))
+        std::fprintf(stderr, "note: %s: %s\n", t.name.c_str(),
+                     result["tasks"][t.name]["shots_note"].get<std::string>().c_str());
     }
     result["wall_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!o->out.empty()) write_file_atomic(o->out, result.dump(1) + "\n");

@@ -41,6 +41,8 @@ expect 0 "--overwrite" -- "$YZ" eval "$MODEL" --tasks fpb --limit 12 --batch 5 -
 expect 0 "truncation is counted" -- "$YZ" eval "$MODEL" --tasks fpb --limit 4 --max-length 24 --protocol both --json
 check "loglik truncated docs" "$(json_field "['tasks']['fpb']['loglik']['truncated_docs']")" "4"
 check "generate truncated docs" "$(json_field "['tasks']['fpb']['generate']['truncated_docs']")" "4"
+expect 1 "window beyond the model" -- "$YZ" eval "$MODEL" --tasks fpb --limit 1 --max-length 4096
+has "window error names the limit" "$TMP/err" "exceeds the model's max_position_embeddings (2048)"
 expect 0 "perplexity task" -- "$YZ" eval "$MODEL" --tasks ppl_wikitext --limit 2 --json
 check "ppl windows" "$(json_field "['tasks']['ppl_wikitext']['perplexity']['chunks']")" "2"
 

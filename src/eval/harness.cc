@@ -183,6 +183,9 @@ nlohmann::ordered_json evaluate_task(CausalLm& lm, const tok::Tokenizer& tk, con
                                      const EvalOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   const int64_t max_length = o.max_length > 0 ? o.max_length : lm->config.max_position_embeddings;
+  YZ_CHECK(max_length <= lm->config.max_position_embeddings, "--max-length ", max_length,
+           " exceeds the model's max_position_embeddings (", lm->config.max_position_embeddings,
+           ")");
   nlohmann::ordered_json r;
   r["kind"] = task.kind == TaskKind::kPerplexity ? "perplexity"
               : task.kind == TaskKind::kText     ? "text"
