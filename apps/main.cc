@@ -1,43 +1,17 @@
 // youzhi: the command-line front end. Parses flags, calls the library, prints. Library errors
 // become one "error: ..." line and exit 1; usage errors exit 2 (DEVELOPERS.md contract).
-#include <dlfcn.h>
 #include <malloc.h>
-#include <strings.h>
-#include <unistd.h>
 
 #include <cstdio>
-#include <cstdlib>
 #include <iostream>
 #include <map>
 
 #include "apps/commands.h"
+#include "util/cpu_blas.h"
 #include "util/error.h"
 
-namespace {
-
-// Debian 12's OpenBLAS 0.3.21 does not recognise Sapphire Rapids (a VM reports "Intel(R) Xeon(R)
-// Processor") and falls back to its Prescott (SSE3) kernels: every float32 matmul of libtorch ran
-// 3x slower than with its SkylakeX (AVX-512) kernels (bench_decoder prefill, yz-qwen2-gqa-16m,
-// one thread: 3.5 s vs 11.2 s CPU). OpenBLAS picks its kernels when it loads, from
-// OPENBLAS_CORETYPE, so when it fell back on a CPU with AVX2 or AVX-512 we set that and
-// re-execute once. An explicit OPENBLAS_CORETYPE, or another BLAS, is left alone.
-void use_native_openblas_kernels(char** argv) {
-  if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;
-  using CoreName = char* (*)();
-  auto corename = reinterpret_cast<CoreName>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
-  if (corename == nullptr || strcasecmp(corename(), "prescott") != 0) return;
-  const char* core = __builtin_cpu_supports("avx512f") ? "SkylakeX"
-                     : __builtin_cpu_supports("avx2")  ? "Haswell"
-                                                       : nullptr;
-  if (core == nullptr) return;
-  setenv("OPENBLAS_CORETYPE", core, 1);
-  execv("/proc/self/exe", argv);  // returns only on failure: run on with the slow kernels
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
-  use_native_openblas_kernels(argv);
+  yz::ensure_openblas_core(argv);
   // libtorch on CPU allocates and frees activation-sized blocks (MBs) at every op; with glibc's
   // defaults each one is a fresh mmap whose pages fault in zeroed, which doubled the wall time
   // of a conversion on 2 cores (measured: 80 s -> 39 s). Keep such blocks in the heap instead.
@@ -68,7 +42,7 @@ int main(int argc, char** argv) {
       yz::apps::add_data);
   add("convert", "Convert a GQA model to Multi-head Latent Attention", yz::apps::add_convert);
   add("demo", "Run the main job on the bundled model", yz::apps::add_demo);
-  add("bench", "Benchmarks (bench convert: uniform vs layer-adaptive conversion)",
+  add("bench", "Benchmarks: convert (uniform vs layer-adaptive conversion), throughput (serving engine)",
       yz::apps::add_bench);
   try {
     app.parse(argc, argv);
