@@ -4,6 +4,7 @@
 
 #include "apps/commands.h"
 #include "apps/ids.h"
+#include "apps/model_opts.h"
 #include "eval/perplexity.h"
 #include "model/causal_lm.h"
 #include "model/generation.h"
@@ -11,7 +12,6 @@
 #include "tokenizer/chat.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
-#include "util/json_file.h"
 #include "util/tensor.h"
 #include "util/text_file.h"
 
@@ -19,43 +19,8 @@ namespace yz::apps {
 
 namespace {
 
-// --device / --dtype shared by the model commands. Default dtype: float32 on CPU, bfloat16 on CUDA.
-struct ModelOpts {
-  std::string model, device = "cpu", dtype;
-  void add(CLI::App& app) {
-    app.add_option("MODEL", model, "Model directory (config.json, safetensors, tokenizer.json)")
-        ->required();
-    app.add_option("--device", device, "cpu or cuda[:N]");
-    app.add_option("--dtype", dtype, "float32, bfloat16 or float16");
-  }
-  CausalLm load() const {
-    LoadOptions o;
-    o.device = parse_device(device);
-    o.dtype = parse_dtype_name(dtype.empty() ? (o.device.is_cuda() ? "bfloat16" : "float32") : dtype);
-    return load_causal_lm(model, o);
-  }
-};
-
 torch::Tensor row(const std::vector<int32_t>& ids, const torch::Device& device) {
   return torch::tensor(std::vector<int64_t>(ids.begin(), ids.end())).unsqueeze(0).to(device);
-}
-
-// Token ids that end generation: config eos ids, generation_config.json's, and <|im_end|> for chat.
-std::vector<int32_t> stop_ids(const CausalLm& lm, const fs::path& dir, const tok::Tokenizer& tk,
-                              bool chat) {
-  std::vector<int32_t> out(lm->config.eos_token_ids.begin(), lm->config.eos_token_ids.end());
-  if (fs::is_regular_file(dir / "generation_config.json")) {
-    nlohmann::json g = read_json_file(dir / "generation_config.json");
-    if (g.contains("eos_token_id")) {
-      const auto& e = g["eos_token_id"];
-      if (e.is_number_integer()) out.push_back(e.get<int32_t>());
-      if (e.is_array())
-        for (const auto& x : e) out.push_back(x.get<int32_t>());
-    }
-  }
-  if (chat)
-    if (auto id = tk.token_to_id("<|im_end|>")) out.push_back(*id);
-  return out;
 }
 
 }  // namespace

@@ -21,5 +21,7 @@ Command add_demo(CLI::App& app);
 Command add_bench(CLI::App& app);
 Command add_train(CLI::App& app);
 Command add_bench_throughput(CLI::App& bench);  // a subcommand of `bench`
+Command add_eval(CLI::App& app);
+Command add_data(CLI::App& app);
 
 }  // namespace yz::apps

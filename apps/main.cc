@@ -36,6 +36,10 @@ int main(int argc, char** argv) {
       yz::apps::add_generate);
   add("logits", "Write the fp32 logits of every position to a .safetensors file",
       yz::apps::add_logits);
+  add("eval", "Benchmarks by log-likelihood (lm-eval) and by generation (FinBen/FinLoRA)",
+      yz::apps::add_eval);
+  add("data", "Data sets built from ../shared/data (data fpb-train: leak-free FPB train split)",
+      yz::apps::add_data);
   add("convert", "Convert a GQA model to Multi-head Latent Attention", yz::apps::add_convert);
   add("demo", "Run the main job on the bundled model", yz::apps::add_demo);
   add("bench", "Benchmarks: convert (uniform vs layer-adaptive conversion), throughput (serving engine)",

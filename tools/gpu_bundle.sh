@@ -21,10 +21,17 @@ cp -r /usr/src/googletest $P/googletest
 cp "$SHARED/data/tokenizers/qwen3_tokenizer.json.xz" .gpu/data/
 cp "$SHARED/data/models/stories260K/tok512.model" "$SHARED/data/models/stories260K/stories260K.bin" .gpu/data/
 cp "$SHARED/data/eval_general/wikitext2_raw_test.txt" .gpu/data/
-xz -dc "$SHARED/data/corpus/pretrain.txt.xz" | head -c 10500000 | xz -1 > .gpu/data/pretrain_10mb.txt.xz
+# (xz stops on SIGPIPE once head has its bytes: not a failure under pipefail)
+{ xz -dc "$SHARED/data/corpus/pretrain.txt.xz" || true; } | head -c 10500000 | xz -1 > .gpu/data/pretrain_10mb.txt.xz
 # Training (bench/run_heal.sh): the corpus the in-house model was pretrained on, and the README's
 # perplexity slices (first 400k characters of wikitext-2 with LF line ends, of the held-out SEC).
 cp "$SHARED/data/corpus/pretrain.txt.xz" .gpu/data/
 tr -d '\r' < "$SHARED/data/eval_general/wikitext2_raw_test.txt" | head -c 400000 | xz > .gpu/data/wiki400k_lf.txt.xz
-xz -dc "$SHARED/data/corpus/fin_heldout_sec.txt.xz" | head -c 400000 | xz > .gpu/data/sec400k.txt.xz
+{ xz -dc "$SHARED/data/corpus/fin_heldout_sec.txt.xz" || true; } | head -c 400000 | xz > .gpu/data/sec400k.txt.xz
+# `youzhi eval`: the benchmark files its tests, goldens and benchmark read (gpu_run.sh unpacks
+# them into ../shared/data, the layout the tests expect; wikitext2 travels as above).
+cp "$SHARED/data/tokenizers/qwen3_tokenizer_config.json" .gpu/data/
+tar -C "$SHARED/data" -cJf .gpu/data/eval_data.tar.xz fin_eval/cfa fin_eval/cflue_zh \
+  fin_eval/financeiq_zh fin_eval/fineval_zh fin_eval/finlora \
+  fin_eval/financial_phrasebank_v1.0/Sentences_50Agree.txt
 du -sh .gpu

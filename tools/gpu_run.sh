@@ -13,7 +13,9 @@
 # against 1, a killed worker and --resume; bench/run_dp2.sh), attnbench (paged
 # attention kernel bandwidth), serve7b (the serving engine on Qwen2.5-7B shapes: GQA vs uniform MLA
 # vs a third-of-the-cache adaptive plan, bench throughput at equal GPU memory, batch-1 decode vs
-# transformers). At most 8 files return.
+# transformers), evalgold (`youzhi eval` log-likelihood goldens from transformers:
+# tests/data/eval/loglik_goldens.json), evalbench (`youzhi eval` vs transformers requests/s,
+# bench/run_eval_bench.sh). At most 8 files return.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/yz_out}; mkdir -p "$OUT"
@@ -27,6 +29,7 @@ mkdir -p ../shared/data/tokenizers ../shared/data/models/stories260K ../shared/d
 cp .gpu/data/qwen3_tokenizer.json.xz ../shared/data/tokenizers/
 [ -f .gpu/data/wikitext2_raw_test.txt ] && cp .gpu/data/wikitext2_raw_test.txt ../shared/data/eval_general/
 cp .gpu/data/stories260K.bin .gpu/data/tok512.model ../shared/data/models/stories260K/
+[ -f .gpu/data/eval_data.tar.xz ] && tar -C ../shared/data -xJf .gpu/data/eval_data.tar.xz
 
 for stage in $STAGES; do
 case $stage in
@@ -110,6 +113,12 @@ heal)
   bash bench/run_heal.sh "$OUT/heal.json" ;;
 dp2)
   bash bench/run_dp2.sh "$OUT/train_dp2.json" ;;
+evalgold)
+  python3 tools/make_eval_goldens.py models/yz-qwen2-gqa-16m ../shared/data "$OUT/loglik_goldens.json"
+  cp "$OUT/loglik_goldens.json" tests/data/eval/
+  ctest --test-dir build-cuda -R "Scoring.MatchesTransformersGoldens" --output-on-failure | tail -3 ;;
+evalbench)
+  EVAL_BENCH_DATA=../shared/data bash bench/run_eval_bench.sh "$OUT/eval_speed.json" ;;
 attnbench)
   build-cuda/bench/bench_attention "$OUT/attention.json" | tee /tmp/attnbench.txt | tail -60 ;;
 serve7b)

@@ -48,4 +48,31 @@ at::Tensor KvCache::store_latent(int64_t layer, const at::Tensor& rows) {
 
 void KvCache::advance(int64_t tokens) { length_ += tokens; }
 
+KvCache KvCache::select_rows(const std::vector<int64_t>& rows, int64_t length,
+                             int64_t capacity) const {
+  const at::Tensor& any = k_.empty() ? latent_.front() : k_.front();
+  YZ_CHECK(!rows.empty(), "no KV cache rows to select");
+  for (int64_t r : rows)
+    YZ_CHECK(r >= 0 && r < any.size(0), "KV cache row ", r, " outside the batch of ", any.size(0));
+  YZ_CHECK(length >= 0 && length <= length_ && length <= capacity, "cannot keep ", length, " of ",
+           length_, " cached tokens in a capacity of ", capacity);
+  KvCache out;
+  out.capacity_ = capacity;
+  out.length_ = length;
+  const at::Tensor index = at::tensor(rows, at::kLong).to(any.device());
+  // t: [B, ..., capacity_, ...] with the token axis at `seq` -> [rows, ..., capacity, ...]
+  auto select = [&](const at::Tensor& t, int64_t seq) {
+    std::vector<int64_t> shape = t.sizes().vec();
+    shape[0] = static_cast<int64_t>(rows.size());
+    shape[seq] = capacity;
+    at::Tensor r = at::empty(shape, t.options());
+    r.narrow(seq, 0, length).copy_(t.narrow(seq, 0, length).index_select(0, index));
+    return r;
+  };
+  for (const auto& t : k_) out.k_.push_back(select(t, 2));
+  for (const auto& t : v_) out.v_.push_back(select(t, 2));
+  for (const auto& t : latent_) out.latent_.push_back(select(t, 1));
+  return out;
+}
+
 }  // namespace yz

@@ -30,7 +30,14 @@ class KvCache {
   // Called once per forward, after every layer stored its T new tokens.
   void advance(int64_t tokens);
 
+  // A new cache whose row i holds the first `length` tokens of row rows[i], with room for
+  // `capacity` tokens. A row may repeat: one cached prefix serves a batch of continuations (every
+  // choice of a benchmark question after its context) without recomputing it; rows of equal
+  // length in a right-padded batch continue together. `length` may be shorter than length().
+  KvCache select_rows(const std::vector<int64_t>& rows, int64_t length, int64_t capacity) const;
+
  private:
+  KvCache() = default;
   int64_t capacity_, length_ = 0;
   std::vector<at::Tensor> k_, v_;    // GQA: [B, G, capacity, D] per layer
   std::vector<at::Tensor> latent_;   // MLA: [B, capacity, r_l + d_r,l] per layer

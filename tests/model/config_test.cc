@@ -74,6 +74,9 @@ INSTANTIATE_TEST_SUITE_P(
                   RopeType::kDefault, 1e6},
         Published{"qwen2.5-14b", "qwen2", 48, 40, 8, 128, 14770033664, 98304, true, false,
                   RopeType::kDefault, 1e6},
+        // Qwen2.5-1.5B's model card: 1.54B parameters, 1.31B without the (tied) embedding.
+        Published{"qwen2.5-1.5b", "qwen2", 28, 12, 2, 128, 1543714304, 14336, true, true,
+                  RopeType::kDefault, 1e6},
         Published{"llama-3.1-8b", "llama", 32, 32, 8, 128, 8030261248, 65536, false, false,
                   RopeType::kLlama3, 5e5},
         Published{"mistral-7b-v0.3", "mistral", 32, 32, 8, 128, 7248023552, 65536, false, false,

@@ -1,0 +1,26 @@
+// Model options shared by the commands that run a model (ppl, generate, logits, eval): the model
+// directory, --device and --dtype, and the ids that end generation.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+#include <vector>
+
+#include "model/causal_lm.h"
+#include "tokenizer/tokenizer.h"
+
+namespace yz::apps {
+
+// --device / --dtype shared by the model commands. Default dtype: float32 on CPU, bfloat16 on CUDA.
+struct ModelOpts {
+  std::string model, device = "cpu", dtype;
+  // `required`: MODEL must be given (eval's --compare runs without one).
+  void add(CLI::App& app, bool required = true);
+  CausalLm load() const;
+};
+
+// Token ids that end generation: config eos ids, generation_config.json's, and <|im_end|> for chat.
+std::vector<int32_t> stop_ids(const CausalLm& lm, const fs::path& dir, const tok::Tokenizer& tk,
+                              bool chat);
+
+}  // namespace yz::apps
