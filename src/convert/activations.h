@@ -20,7 +20,7 @@ class ActivationStream {
   ActivationStream(const torch::Tensor& ids, const RopeConfig& rope, int64_t max_positions,
                    const std::vector<int64_t>& rotary_dims, torch::Device device,
                    torch::ScalarType dtype);
-  static constexpr int64_t kTokensPerForward = 2048;  // attention scores stay small
+  static constexpr int64_t kTokensPerForward = 2048;  // bounds activation memory per forward
   void embed(const torch::Tensor& embed_weight);  // [vocab, hidden]: h = embedding rows
   // Calls fn with each batch's attention input of `layer` (after input_layernorm) [b, T, hidden].
   void observe(DecoderLayerImpl& layer, const std::function<void(const torch::Tensor&)>& fn);

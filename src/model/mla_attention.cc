@@ -2,7 +2,7 @@
 // the absorbed form that attends over the cached [c ‖ k_pe] rows as one shared head
 // (mla_conversion.md §6; vLLM's forward_mqa).
 #include "model/attention.h"
-#include "util/torch_compat.h"
+#include "kernels/attention.h"
 
 namespace yz {
 
@@ -55,24 +55,36 @@ torch::Tensor MlaAttentionImpl::forward(const torch::Tensor& x, const ForwardCon
   q_pe = rotate(q_pe);
   k_pe = rotate(k_pe);
   torch::Tensor rows = torch::cat({c, k_pe.squeeze(1)}, -1);              // [B,T,r+d_r]
+  // kv_b_proj.weight [H·(nope+v), r] viewed per head: W_UK [H, nope, r], W_UV [H, v, r].
+  torch::Tensor w = kv_b_proj->weight.view({heads, nope + v_dim, rank});
+  torch::Tensor w_uk = w.narrow(1, 0, nope), w_uv = w.narrow(1, nope, v_dim);
+  torch::Tensor out;  // [B,H,T,v]
+  if (ctx.paged != nullptr) {
+    // Engine step (B = 1): the latent rows go to the paged cache and attention runs absorbed,
+    // every query head over the shared [c ‖ k_pe] rows (keys) and c (values).
+    const PagedKvCache& cache = *ctx.paged->cache;
+    kernels::cache_write(rows[0].unsqueeze(1), cache.keys(layer), ctx.paged->slot_mapping);
+    torch::Tensor q_lat = torch::einsum("bhtn,hnr->bhtr", {q_nope, w_uk});  // [1,H,T,r]
+    torch::Tensor o_lat = kernels::paged_attention(torch::cat({q_lat, q_pe}, -1)[0],
+                                                   cache.keys(layer), cache.values(layer),
+                                                   ctx.paged->seqs, scale);  // [H,T,r]
+    out = torch::einsum("htr,hvr->htv", {o_lat, w_uv}).unsqueeze(0);
+    return o_proj(out.transpose(1, 2).reshape({B, T, heads * v_dim}));
+  }
   if (ctx.cache != nullptr) rows = ctx.cache->store_latent(layer, rows);  // [B,S,r+d_r]
   const int64_t S = rows.size(1);
   torch::Tensor c_all = rows.narrow(-1, 0, rank);                         // [B,S,r]
   torch::Tensor k_pe_all = rows.narrow(-1, rank, rope_dim).unsqueeze(1);  // [B,1,S,d_r]
-  // kv_b_proj.weight [H·(nope+v), r] viewed per head: W_UK [H, nope, r], W_UV [H, v, r].
-  torch::Tensor w = kv_b_proj->weight.view({heads, nope + v_dim, rank});
-  torch::Tensor out;  // [B,H,T,v]
   if (path == MlaPath::kExplicit) {
     torch::Tensor kvb = kv_b_proj(c_all).view({B, S, heads, nope + v_dim}).transpose(1, 2);
     torch::Tensor k_nope = kvb.narrow(-1, 0, nope), v = kvb.narrow(-1, nope, v_dim);
     torch::Tensor k = torch::cat({k_nope, k_pe_all.expand({B, heads, S, rope_dim})}, -1);
-    out = attention(torch::cat({q_nope, q_pe}, -1), k, v, ctx.mask, scale);
+    out = kernels::causal_attention(torch::cat({q_nope, q_pe}, -1), k, v, scale);
   } else {
-    torch::Tensor w_uk = w.narrow(1, 0, nope), w_uv = w.narrow(1, nope, v_dim);
-    torch::Tensor q_lat = torch::einsum("bhtn,hnr->bhtr", {q_nope, w_uk});   // [B,H,T,r]
-    torch::Tensor keys = rows.unsqueeze(1).expand({B, heads, S, rank + rope_dim});
-    torch::Tensor values = c_all.unsqueeze(1).expand({B, heads, S, rank});
-    torch::Tensor o_lat = attention(torch::cat({q_lat, q_pe}, -1), keys, values, ctx.mask, scale);
+    torch::Tensor q_lat = torch::einsum("bhtn,hnr->bhtr", {q_nope, w_uk});  // [B,H,T,r]
+    // One shared KV head (MQA): keys [B,1,S,r+d_r], values c [B,1,S,r].
+    torch::Tensor o_lat = kernels::causal_attention(torch::cat({q_lat, q_pe}, -1),
+                                                    rows.unsqueeze(1), c_all.unsqueeze(1), scale);
     out = torch::einsum("bhtr,hvr->bhtv", {o_lat, w_uv});
   }
   return o_proj(out.transpose(1, 2).reshape({B, T, heads * v_dim}));
