@@ -1,5 +1,6 @@
-// `youzhi train distill` (GKD from the original model) and `youzhi train lm` (cross-entropy): flags
-// into a TrainConfig, SIGINT/SIGTERM into a stop request (the trainer saves and exits 0), and
+// `youzhi train distill` (GKD from the original model), `youzhi train lm` (cross-entropy) and
+// `youzhi train sft` (chat / instruction / completion JSONL, loss on the answers, optionally mixed
+// with distillation from a teacher): flags into a TrainConfig, SIGINT/SIGTERM into a stop request (the trainer saves and exits 0), and
 // --nproc N into N worker processes of this same command with torchrun's environment (RANK,
 // WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT). A worker that fails takes the others down:
 // the launcher terminates them, so no rank waits for a dead peer until a collective times out.
@@ -17,6 +18,7 @@
 #include <fstream>
 #include <thread>
 
+#include "apps/chat.h"
 #include "apps/commands.h"
 #include "train/trainer.h"
 #include "util/error.h"
@@ -107,18 +109,23 @@ int launch_workers(int nproc, const std::vector<std::string>& argv) {
 
 struct TrainOpts {
   train::TrainConfig c;
-  std::string documents = "paragraphs", schedule = "cosine", group = "attn";
+  std::string documents = "paragraphs", schedule = "cosine", group = "attn", chat_template;
   int nproc = 1;
   bool json = false, no_checkpointing = false, no_save = false;
 };
 
-void add_common(CLI::App& app, TrainOpts& o) {
+// `sft`: --data holds SFT rows, not text documents.
+void add_common(CLI::App& app, TrainOpts& o, bool sft) {
   auto& c = o.c;
-  app.add_option("--data", c.data, "Training text: plain text, .xz, or JSONL with a \"text\" field")
+  app.add_option("--data", c.data,
+                 sft ? "SFT JSONL: chat (messages), instruct (instruction/input/output) or "
+                       "completion (context/target) rows"
+                     : "Training text: plain text, .xz, or JSONL with a \"text\" field")
       ->required()->expected(1, -1);
   app.add_option("--out", c.out, "Output run directory (a loadable model directory)")->required();
-  app.add_option("--documents", o.documents,
-                 "What a document is in plain text: paragraphs (blank-line separated) or files");
+  if (!sft)
+    app.add_option("--documents", o.documents,
+                   "What a document is in plain text: paragraphs (blank-line separated) or files");
   app.add_option("--tokens", c.tokens, "Token budget (steps = ceil(tokens / batch-tokens))");
   app.add_option("--steps", c.steps, "Optimizer steps (instead of --tokens)");
   app.add_option("--seq-len", c.seq_len, "Tokens per packed row");
@@ -163,6 +170,15 @@ Command run_train(std::shared_ptr<TrainOpts> o, train::Objective objective) {
     c.lr.kind = train::parse_schedule(o->schedule);
     c.train = train::parse_train_group(o->group);
     c.activation_checkpointing = !o->no_checkpointing;
+    if (objective == train::Objective::kSft) {
+      if (!c.sft_format.empty()) train::parse_sft_format(c.sft_format);  // a usage error first
+      c.chat_template = o->chat_template;
+      // Chat rows need a template: the model's own unless --chat-template names one.
+      if (c.sft_format.empty() || c.sft_format == "chat")
+        if (!o->chat_template.empty() || tmpl::ChatTemplate::from_model_dir(c.student))
+          c.chat = std::make_shared<const tmpl::ChatTemplate>(
+              resolve_chat_template(c.student.string(), o->chat_template));
+    }
     c.save = !o->no_save;
     c.verbose = !o->json;
     YZ_CHECK(o->nproc >= 1, "--nproc must be >= 1");
@@ -215,15 +231,32 @@ Command add_train(CLI::App& app) {
   d->add_option("--lambda", distill->c.lambda, "Probability that a step trains on student samples");
   d->add_option("--temperature", distill->c.temperature, "Sampling temperature of on-policy steps");
   d->add_option("--max-new-tokens", distill->c.max_new_tokens, "Tokens sampled per on-policy row");
-  add_common(*d, *distill);
+  add_common(*d, *distill, false);
   auto lm = std::make_shared<TrainOpts>();
   CLI::App* l = app.add_subcommand("lm", "Cross-entropy training (the baseline; continued pretraining)");
   l->option_defaults()->always_capture_default();
   l->add_option("--model", lm->c.student, "Model directory to train")->required();
-  add_common(*l, *lm);
+  add_common(*l, *lm, false);
+  auto sft = std::make_shared<TrainOpts>();
+  CLI::App* s = app.add_subcommand(
+      "sft", "Supervised fine-tuning on answers only (financial SFT), optionally with a KD term");
+  s->option_defaults()->always_capture_default();
+  s->add_option("--model", sft->c.student, "Model directory to fine-tune")->required();
+  s->add_option("--format", sft->c.sft_format,
+                "chat, instruct or completion (default: each file's first row decides)");
+  s->add_option("--chat-template", sft->chat_template,
+                "chatml or a Jinja file for chat rows (default: the model's own template)");
+  s->add_option("--epochs", sft->c.epochs, "Passes over the data (instead of --tokens / --steps)");
+  s->add_option("--teacher", sft->c.teacher, "Frozen teacher for the distillation term");
+  s->add_option("--kd-weight", sft->c.kd_weight, "Weight w of the GKD term: (1-w)·CE + w·JSD");
+  s->add_option("--beta", sft->c.beta, "Generalized JSD beta of the distillation term");
+  add_common(*s, *sft, true);
   Command run_distill = run_train(distill, train::Objective::kDistill);
   Command run_lm = run_train(lm, train::Objective::kLm);
-  return [d, run_distill, run_lm]() { return d->parsed() ? run_distill() : run_lm(); };
+  Command run_sft = run_train(sft, train::Objective::kSft);
+  return [d, s, run_distill, run_lm, run_sft]() {
+    return d->parsed() ? run_distill() : s->parsed() ? run_sft() : run_lm();
+  };
 }
 
 }  // namespace yz::apps

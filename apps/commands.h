@@ -24,5 +24,6 @@ Command add_train(CLI::App& app);
 Command add_bench_throughput(CLI::App& bench);  // a subcommand of `bench`
 Command add_eval(CLI::App& app);
 Command add_data(CLI::App& app);
+Command add_pipeline(CLI::App& app);
 
 }  // namespace yz::apps

@@ -40,14 +40,19 @@ int main(int argc, char** argv) {
       yz::apps::add_logits);
   add("eval", "Benchmarks by log-likelihood (lm-eval) and by generation (FinBen/FinLoRA)",
       yz::apps::add_eval);
-  add("data", "Data sets built from ../shared/data (data fpb-train: leak-free FPB train split)",
+  add("data",
+      "Data sets built from ../shared/data (fpb-train, fin-sft: the financial SFT mixture, "
+      "leak-check)",
       yz::apps::add_data);
   add("convert", "Convert a GQA model to Multi-head Latent Attention", yz::apps::add_convert);
   add("demo", "Run the main job on the bundled model", yz::apps::add_demo);
   add("bench", "Benchmarks: convert (uniform vs layer-adaptive conversion), throughput (serving engine)",
       yz::apps::add_bench);
-  add("train", "Recovery training: train distill (GKD from the original model), train lm (CE)",
+  add("train",
+      "Training: train distill (GKD from the original model), train lm (CE), train sft (answers only)",
       yz::apps::add_train);
+  add("pipeline", "Run a recipe: convert, heal, SFT and evaluate, resumable, ending with one table",
+      yz::apps::add_pipeline);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -31,6 +31,8 @@ tr -d '\r' < "$SHARED/data/eval_general/wikitext2_raw_test.txt" | head -c 400000
 # `youzhi eval`: the benchmark files its tests, goldens and benchmark read (gpu_run.sh unpacks
 # them into ../shared/data, the layout the tests expect; wikitext2 travels as above).
 cp "$SHARED/data/tokenizers/qwen3_tokenizer_config.json" .gpu/data/
+# `youzhi pipeline` (recipes/): the held-out SEC filings its ppl_sec task reads whole.
+cp "$SHARED/data/corpus/fin_heldout_sec.txt.xz" .gpu/data/
 tar -C "$SHARED/data" -cJf .gpu/data/eval_data.tar.xz fin_eval/cfa fin_eval/cflue_zh \
   fin_eval/financeiq_zh fin_eval/fineval_zh fin_eval/finlora \
   fin_eval/financial_phrasebank_v1.0/Sentences_50Agree.txt

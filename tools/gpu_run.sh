@@ -15,7 +15,10 @@
 # vs a third-of-the-cache adaptive plan, bench throughput at equal GPU memory, batch-1 decode vs
 # transformers), evalgold (`youzhi eval` log-likelihood goldens from transformers:
 # tests/data/eval/loglik_goldens.json), evalbench (`youzhi eval` vs transformers requests/s,
-# bench/run_eval_bench.sh). At most 8 files return.
+# bench/run_eval_bench.sh), pipeline (`youzhi pipeline` on the committed recipes
+# recipes/yz-qwen2-16m-{third,half}.json: fin-sft data, SFT of the original, uniform and adaptive
+# conversions, GKD heal, SFT of the healed model, eval of all six; PIPELINE_RECIPES picks; runs
+# resume in /tmp/yz_pipeline_* when called again on the same machine). At most 8 files return.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/yz_out}; mkdir -p "$OUT"
@@ -30,6 +33,11 @@ cp .gpu/data/qwen3_tokenizer.json.xz ../shared/data/tokenizers/
 [ -f .gpu/data/wikitext2_raw_test.txt ] && cp .gpu/data/wikitext2_raw_test.txt ../shared/data/eval_general/
 cp .gpu/data/stories260K.bin .gpu/data/tok512.model ../shared/data/models/stories260K/
 [ -f .gpu/data/eval_data.tar.xz ] && tar -C ../shared/data -xJf .gpu/data/eval_data.tar.xz
+# The pipeline's distillation corpus and held-out SEC perplexity text, where its recipes look.
+mkdir -p ../shared/data/corpus
+for f in pretrain.txt.xz fin_heldout_sec.txt.xz; do
+  [ -f .gpu/data/$f ] && ln -sf "$PWD/.gpu/data/$f" ../shared/data/corpus/$f
+done
 
 for stage in $STAGES; do
 case $stage in
@@ -119,6 +127,15 @@ evalgold)
   ctest --test-dir build-cuda -R "Scoring.MatchesTransformersGoldens" --output-on-failure | tail -3 ;;
 evalbench)
   EVAL_BENCH_DATA=../shared/data bash bench/run_eval_bench.sh "$OUT/eval_speed.json" ;;
+pipeline)
+  for r in ${PIPELINE_RECIPES:-third half}; do
+    W=/tmp/yz_pipeline_$r; t0=$(date +%s)
+    timeout ${PIPELINE_TIMEOUT:-170} build-cuda/youzhi pipeline recipes/yz-qwen2-16m-$r.json --out $W \
+      > /tmp/pipeline_$r.log 2>&1 || { echo "pipeline $r stopped (rc $?; call again to resume):"; grep -E "^==|error" /tmp/pipeline_$r.log | tail -12; }
+    echo "== pipeline $r: $(( $(date +%s) - t0 )) s"
+    for f in json md svg; do [ -f $W/table.$f ] && cp $W/table.$f "$OUT/pipeline_$r.$f"; done
+    [ -f $W/table.md ] && cat $W/table.md
+  done ;;
 attnbench)
   build-cuda/bench/bench_attention "$OUT/attention.json" | tee /tmp/attnbench.txt | tail -60 ;;
 serve7b)

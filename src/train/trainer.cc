@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <set>
@@ -41,9 +42,18 @@ const std::set<std::string> kResumeFree = {"save_every", "keep", "save", "eval_e
                                            "eval_ctx", "eval_chunks", "progress", "dist_timeout_s"};
 
 void validate(const TrainConfig& c, const DistEnv& env) {
-  const bool distill = c.objective == Objective::kDistill;
+  const bool distill = c.objective == Objective::kDistill, sft = c.objective == Objective::kSft;
   YZ_CHECK(!c.resume || !c.overwrite, "--resume and --overwrite exclude each other");
-  YZ_CHECK((c.tokens > 0) != (c.steps > 0), "give the budget as one of --tokens N or --steps N");
+  YZ_CHECK((c.tokens > 0) + (c.steps > 0) + (c.epochs > 0) == 1 && c.tokens >= 0 && c.steps >= 0 &&
+               c.epochs >= 0,
+           "give the budget as one of --tokens N or --steps N", sft ? " or --epochs E" : "");
+  YZ_CHECK(sft || c.epochs == 0, "--epochs is an SFT budget");
+  if (sft) {
+    YZ_CHECK(c.kd_weight >= 0 && c.kd_weight <= 1, "--kd-weight ", c.kd_weight, " is outside [0, 1]");
+    YZ_CHECK((c.kd_weight > 0) == !c.teacher.empty(),
+             "--teacher and --kd-weight W > 0 go together (the distillation term needs both)");
+    YZ_CHECK(c.beta >= 0 && c.beta <= 1, "--beta ", c.beta, " is outside [0, 1]");
+  }
   YZ_CHECK(c.seq_len >= 2, "--seq-len must be at least 2");
   YZ_CHECK(c.batch_tokens >= c.seq_len && c.batch_tokens % c.seq_len == 0, "--batch-tokens ",
            c.batch_tokens, " must be a positive multiple of --seq-len ", c.seq_len);
@@ -136,6 +146,15 @@ PackedRows on_policy_rows(CausalLm& student, const PackedRows& rows, const Train
 
 }  // namespace
 
+const char* objective_name(Objective objective) {
+  switch (objective) {
+    case Objective::kLm: return "lm";
+    case Objective::kDistill: return "distill";
+    case Objective::kSft: return "sft";
+  }
+  return "?";
+}
+
 nlohmann::ordered_json config_to_json(const TrainConfig& c) {
   auto paths = [](const std::vector<fs::path>& v) {
     std::vector<std::string> out;
@@ -143,11 +162,19 @@ nlohmann::ordered_json config_to_json(const TrainConfig& c) {
     return out;
   };
   nlohmann::ordered_json j;
-  j["objective"] = c.objective == Objective::kDistill ? "distill" : "lm";
+  j["objective"] = objective_name(c.objective);
   j["student"] = fs::absolute(c.student).lexically_normal().string();
-  if (c.objective == Objective::kDistill) {
+  if (c.objective == Objective::kSft) {
+    j["format"] = c.sft_format;
+    j["chat_template"] = c.chat_template;
+    j["epochs"] = c.epochs;
+    j["kd_weight"] = c.kd_weight;
+  }
+  if (!c.teacher.empty()) {
     j["teacher"] = fs::absolute(c.teacher).lexically_normal().string();
     j["beta"] = c.beta;
+  }
+  if (c.objective == Objective::kDistill) {
     j["lambda"] = c.lambda;
     j["temperature"] = c.temperature;
     j["max_new_tokens"] = c.max_new_tokens;
@@ -191,7 +218,9 @@ namespace {
 class Trainer {
  public:
   Trainer(const TrainConfig& c, const DistEnv& env)
-      : c_(c), env_(env), distill_(c.objective == Objective::kDistill), lead_(env.rank == 0),
+      : c_(c), env_(env), distill_(c.objective == Objective::kDistill),
+        sft_(c.objective == Objective::kSft), teacher_used_(distill_ || (sft_ && c.kd_weight > 0)),
+        lead_(env.rank == 0),
         device_(pick_device(c, env)), guard_(device_) {}
 
   nlohmann::ordered_json run() {
@@ -228,7 +257,7 @@ class Trainer {
 
   const TrainConfig& c_;
   const DistEnv env_;
-  const bool distill_, lead_;
+  const bool distill_, sft_, teacher_used_, lead_;
   const torch::Device device_;
   c10::DeviceGuard guard_;  // the current device of this worker (NCCL, allocations)
   torch::ScalarType dtype_ = torch::kFloat;
@@ -236,7 +265,8 @@ class Trainer {
   LrSchedule schedule_;
   bool resuming_ = false, stopped_ = false;
   std::unique_ptr<tok::Tokenizer> tokenizer_;
-  std::unique_ptr<TextDocuments> docs_;
+  std::unique_ptr<DocumentSource> docs_;
+  const SftDocuments* sft_docs_ = nullptr;  // docs_ of an SFT run
   std::unique_ptr<Packer> packer_;
   std::unique_ptr<Dist> dist_;
   CausalLm student_{nullptr}, teacher_{nullptr};
@@ -262,7 +292,7 @@ void Trainer::prepare() {
     torch::set_num_threads(std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / local));
   }
   // Inputs and settings, before any heavy work.
-  if (distill_) check_pair(c_.teacher, c_.student, lead_);
+  if (teacher_used_) check_pair(c_.teacher, c_.student, lead_);
   const ModelConfig student_cfg = load_config(c_.student);
   if (distill_ && student_cfg.family != Family::kMla && lead_)
     std::fprintf(stderr, "warning: student %s is a %s model, not an MLA conversion\n",
@@ -271,12 +301,24 @@ void Trainer::prepare() {
   rows_per_step_ = c_.batch_tokens / c_.seq_len;
   own_rows_ = rows_per_step_ / env_.world;
   micro_rows_ = own_rows_ / c_.grad_accum;
-  total_steps_ = c_.steps > 0 ? c_.steps : (c_.tokens + c_.batch_tokens - 1) / c_.batch_tokens;
+  if (sft_) {
+    SftOptions so;
+    if (!c_.sft_format.empty()) so.format = parse_sft_format(c_.sft_format);
+    so.chat = c_.chat.get();
+    if (!student_cfg.eos_token_ids.empty()) so.eos = static_cast<int32_t>(student_cfg.eos_token_ids[0]);
+    auto sft = std::make_unique<SftDocuments>(c_.data, *tokenizer_, so);
+    sft_docs_ = sft.get();
+    docs_ = std::move(sft);
+  } else {
+    docs_ = std::make_unique<TextDocuments>(c_.data, *tokenizer_, c_.documents);
+  }
+  const int64_t budget_tokens =
+      c_.epochs > 0 ? static_cast<int64_t>(std::ceil(c_.epochs * sft_docs_->tokens())) : c_.tokens;
+  total_steps_ = c_.steps > 0 ? c_.steps : (budget_tokens + c_.batch_tokens - 1) / c_.batch_tokens;
   schedule_ = c_.lr;
   schedule_.total = total_steps_;
   YZ_CHECK(schedule_.warmup < total_steps_, "--warmup ", schedule_.warmup, " must be below the ",
            total_steps_, " steps of the budget");
-  docs_ = std::make_unique<TextDocuments>(c_.data, *tokenizer_, c_.documents);
   {  // too little data: one step would use some text twice
     Packer probe(*docs_, c_.seq_len, c_.seed);
     probe.next(rows_per_step_);
@@ -287,7 +329,7 @@ void Trainer::prepare() {
   const nlohmann::ordered_json args = config_to_json(c_);
   std::vector<fs::path> inputs = c_.data;
   inputs.push_back(c_.student);
-  if (distill_) inputs.push_back(c_.teacher);
+  if (teacher_used_) inputs.push_back(c_.teacher);
   const bool exists = fs::exists(c_.out);
   YZ_CHECK(!exists || c_.resume || c_.overwrite, "output ", c_.out.string(),
            " already exists; pass --resume to continue its run or --overwrite to start over");
@@ -308,7 +350,7 @@ void Trainer::prepare() {
 
   // Models: frozen teacher, student with float32 masters of its trainable group.
   student_ = load_causal_lm(c_.student, {device_, dtype_});
-  if (distill_) {
+  if (teacher_used_) {
     teacher_ = load_causal_lm(c_.teacher, {device_, dtype_});
     for (auto& p : teacher_->parameters()) p.set_requires_grad(false);
   }
@@ -361,12 +403,16 @@ void Trainer::step() {
   if (dist_) dist_->allreduce_sum(counted);
   const double global_count = counted.item<double>();
   YZ_CHECK(global_count > 0, "step ", state_.step, " has no token to train on (every target masked)");
-  LossOptions lo;
-  lo.gkd = distill_;
-  lo.beta = c_.beta;
-  lo.scale = 1.0 / global_count;
-  lo.chunk = c_.loss_chunk;
-  const torch::Tensor w_teacher = distill_ ? teacher_->output_weight() : torch::Tensor();
+  // distill: the GKD term alone; lm / sft: cross-entropy, plus w·GKD (and (1 - w)·CE) for SFT
+  // with a teacher.
+  const double kd = distill_ ? 1.0 : (teacher_used_ ? c_.kd_weight : 0.0);
+  LossOptions ce, gkd;
+  ce.scale = (1.0 - kd) / global_count;
+  gkd.gkd = true;
+  gkd.beta = c_.beta;
+  gkd.scale = kd / global_count;
+  ce.chunk = gkd.chunk = c_.loss_chunk;
+  const torch::Tensor w_teacher = teacher_used_ ? teacher_->output_weight() : torch::Tensor();
   buckets_->zero();
   torch::Tensor sums = torch::zeros({2}, torch::dtype(torch::kDouble).device(device_));  // loss, stop
   int64_t pairs = 0;
@@ -379,7 +425,7 @@ void Trainer::step() {
     fo.positions = mb.positions.to(device_);
     fo.document_mask = document_mask(mb.segments, device_);
     torch::Tensor h_t;
-    if (distill_) {
+    if (teacher_used_) {
       torch::NoGradGuard no_grad;
       h_t = teacher_->hidden_states(ids, fo).reshape({-1, teacher_->config.hidden_size});
     }
@@ -392,8 +438,13 @@ void Trainer::step() {
       before = kernels::device_allocated_bytes(dev);
       kernels::reset_device_peak(dev);
     }
-    torch::Tensor loss = chunked_linear_loss(h_s, student_->output_weight(),
-                                             mb.targets.reshape({-1}).to(device_), h_t, w_teacher, lo);
+    const torch::Tensor targets = mb.targets.reshape({-1}).to(device_);
+    torch::Tensor loss;
+    if (kd < 1) loss = chunked_linear_loss(h_s, student_->output_weight(), targets, {}, {}, ce);
+    if (kd > 0) {
+      torch::Tensor g = chunked_linear_loss(h_s, student_->output_weight(), targets, h_t, w_teacher, gkd);
+      loss = loss.defined() ? loss + g : g;
+    }
     if (measure) loss_peak_bytes_ = std::max(loss_peak_bytes_, kernels::device_peak_bytes(dev) - before);
     loss.backward();
     sums[0] += loss.detach().to(torch::kDouble);
@@ -432,7 +483,7 @@ void Trainer::step() {
   if (on_policy) r["gen_s"] = gen_s;
   if (dist_) r["comm_wait_s"] = buckets_->comm_seconds();
   if (device_.is_cuda()) {  // MFU of this GPU's share, generation excluded (reported as gen_s)
-    const StepFlops f = step_flops(distill_ ? &teacher_->config : nullptr, student_->config,
+    const StepFlops f = step_flops(teacher_used_ ? &teacher_->config : nullptr, student_->config,
                                    trainable_, own_rows_ * c_.seq_len, pairs);
     r["mfu"] = f.total() / ((dt - gen_s) * c_.peak_tflops * 1e12);
     r["peak_device_bytes"] = step_peak_bytes_;
@@ -475,12 +526,17 @@ nlohmann::ordered_json Trainer::finish() {
   log_.reset();
   const std::vector<nlohmann::json> records = read_log(c_.out / "train" / "log.jsonl");
   write_file_atomic(c_.out / "train" / "loss.svg",
-                    loss_curve_svg(records, std::string(distill_ ? "train distill" : "train lm") +
+                    loss_curve_svg(records, std::string("train ") + objective_name(c_.objective) +
                                                 ": " + c_.out.filename().string()));
   for (const auto& r : records)  // the run's first evaluation, also when this process resumed it
     if (r.contains("eval") && eval_before_.empty()) eval_before_ = r["eval"];
   out["out"] = c_.out.string();
-  out["objective"] = distill_ ? "distill" : "lm";
+  out["objective"] = objective_name(c_.objective);
+  if (sft_docs_ != nullptr) {
+    out["data_rows"] = sft_docs_->size();
+    out["data_tokens"] = sft_docs_->tokens();
+    out["trained_tokens_per_epoch"] = sft_docs_->trained_tokens();
+  }
   out["steps"] = state_.step;
   out["total_steps"] = total_steps_;
   out["tokens"] = state_.tokens;

@@ -1,5 +1,7 @@
-// The training loop behind `youzhi train lm` (cross-entropy) and `youzhi train distill` (GKD from
-// a frozen teacher, TRL's GKDTrainer semantics; mla_conversion.md §8): per optimizer step, the
+// The training loop behind `youzhi train lm` (cross-entropy), `youzhi train distill` (GKD from
+// a frozen teacher, TRL's GKDTrainer semantics; mla_conversion.md §8) and `youzhi train sft`
+// (cross-entropy on the assistant / target tokens of SFT rows, optionally mixed with the GKD term
+// to a teacher: torchtune's KD recipe, loss = (1 - w)·CE + w·JSD_β): per optimizer step, the
 // rows of the global batch are packed from the data (or, with probability λ drawn once per step,
 // replaced by the student's own continuations of their prefixes), every rank runs its share as
 // grad_accum micro-batches (teacher forward without grad, student forward with per-layer
@@ -8,6 +10,7 @@
 #pragma once
 
 #include <atomic>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -16,16 +19,18 @@
 #include "train/model_state.h"
 #include "train/optim.h"
 #include "train/parallel.h"
+#include "train/sft_data.h"
 #include "util/fs.h"
 
 namespace yz::train {
 
-enum class Objective { kLm, kDistill };
+enum class Objective { kLm, kDistill, kSft };
+const char* objective_name(Objective objective);  // "lm" | "distill" | "sft"
 
 struct TrainConfig {
   Objective objective = Objective::kLm;
-  fs::path student;  // train lm: --model
-  fs::path teacher;  // distill only
+  fs::path student;  // train lm / sft: --model
+  fs::path teacher;  // distill; sft with kd_weight > 0
   fs::path out;
   std::vector<fs::path> data;
   DocSplit documents = DocSplit::kParagraphs;
@@ -35,7 +40,18 @@ struct TrainConfig {
   double beta = 0.5, lambda = 0.5, temperature = 0.9;
   int64_t max_new_tokens = 128;
 
-  int64_t tokens = 0, steps = 0;  // budget: one of them (steps = ceil(tokens / batch_tokens))
+  // SFT: row format (empty: from each file's first row), the chat template for chat rows and the
+  // name it was chosen by ("" = the model's own, "chatml", or a file; recorded in args.json), and
+  // the weight of the distillation term.
+  std::string sft_format;
+  std::shared_ptr<const tmpl::ChatTemplate> chat;
+  std::string chat_template;
+  double kd_weight = 0;
+
+  // Budget: one of them (steps = ceil(tokens / batch_tokens); SFT also epochs: ceil(epochs ·
+  // data tokens / batch_tokens)).
+  int64_t tokens = 0, steps = 0;
+  double epochs = 0;
   int64_t seq_len = 1024;
   int64_t batch_tokens = 16384;  // per optimizer step, all ranks together
   int64_t grad_accum = 1;
