@@ -141,7 +141,7 @@ Command add_eval(CLI::App& app) {
     const auto t0 = std::chrono::steady_clock::now();
     tok::Tokenizer tk = tok::Tokenizer::from_file(o->m.model);
     CausalLm lm = o->m.load();
-    o->eval.stop_ids = stop_ids(lm, o->m.model, tk, /*chat=*/false);
+    o->eval.stop_ids = stop_ids(lm, o->m.model, tk, /*chat=*/nullptr);
     nlohmann::ordered_json result;
     result["model"] = o->m.model;
     result["family"] = family_name(lm->config.family);

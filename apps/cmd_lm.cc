@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "apps/chat.h"
 #include "apps/commands.h"
 #include "apps/ids.h"
 #include "apps/model_opts.h"
@@ -9,7 +10,6 @@
 #include "model/causal_lm.h"
 #include "model/generation.h"
 #include "model/sampling.h"
-#include "tokenizer/chat.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
 #include "util/tensor.h"
@@ -77,7 +77,7 @@ Command add_ppl(CLI::App& app) {
 Command add_generate(CLI::App& app) {
   struct Opts {
     ModelOpts m;
-    std::string prompt;
+    std::string prompt, chat_template;
     int64_t max_new_tokens = 64;
     SamplingParams sampling;
     bool chat = false, json = false;
@@ -90,20 +90,29 @@ Command add_generate(CLI::App& app) {
   app.add_option("--top-p", o->sampling.top_p, "Nucleus sampling mass");
   app.add_option("--top-k", o->sampling.top_k, "Sample among the k most likely (0 = all)");
   app.add_option("--seed", o->sampling.seed, "Seed: the same seed gives the same tokens");
-  app.add_flag("--chat", o->chat, "Wrap the prompt as a user turn with the chat template");
+  app.add_flag("--chat", o->chat,
+               "Wrap the prompt as a user turn with the model's chat template");
+  app.add_option("--chat-template", o->chat_template,
+                 "chatml or a Jinja file: the template for --chat (implies --chat)");
   app.add_flag("--json", o->json, "Print {\"prompt_ids\", \"ids\", \"text\"}");
   return [o]() {
     YZ_CHECK(o->max_new_tokens >= 1, "--max-new-tokens must be >= 1");
     tok::Tokenizer tk = tok::Tokenizer::from_file(o->m.model);
-    std::string prompt = o->prompt;
-    if (o->chat)
-      prompt = tok::apply_chat_template(tok::load_chat_template(o->m.model),
-                                        {{"user", o->prompt}}, /*add_generation_prompt=*/true);
-    std::vector<int32_t> prompt_ids = tk.encode(prompt);
+    std::optional<tmpl::ChatTemplate> chat;
+    if (o->chat || !o->chat_template.empty())
+      chat = resolve_chat_template(o->m.model, o->chat_template);
+    // A chat prompt carries its own special tokens (BOS included when the template writes
+    // it), so it is tokenized without adding any, as apply_chat_template(tokenize=True) does.
+    std::vector<int32_t> prompt_ids =
+        chat ? tk.encode(chat->render(tmpl::Json::array({{{"role", "user"}, {"content", o->prompt}}}),
+                                      nullptr, /*add_generation_prompt=*/true)
+                             .text,
+                         /*add_special_tokens=*/false)
+             : tk.encode(o->prompt);
     YZ_CHECK(!prompt_ids.empty(), "the prompt tokenizes to nothing");
     CausalLm lm = o->m.load();
     lm->set_mla_path(MlaPath::kAbsorbed);
-    const std::vector<int32_t> stops = stop_ids(lm, o->m.model, tk, o->chat);
+    const std::vector<int32_t> stops = stop_ids(lm, o->m.model, tk, chat ? &*chat : nullptr);
     Sampler sampler(o->sampling);
     tok::IncrementalDecoder stream(tk, /*skip_special_tokens=*/true);
     std::vector<int32_t> out = generate(lm, prompt_ids, o->max_new_tokens, sampler, stops,

@@ -15,6 +15,7 @@ Command add_detokenize(CLI::App& app);
 Command add_import_llama2c(CLI::App& app);
 Command add_ppl(CLI::App& app);
 Command add_generate(CLI::App& app);
+Command add_chat_template(CLI::App& app);
 Command add_logits(CLI::App& app);
 Command add_convert(CLI::App& app);
 Command add_demo(CLI::App& app);

@@ -34,6 +34,8 @@ int main(int argc, char** argv) {
   add("ppl", "Perplexity of a model on a text file (non-overlapping windows)", yz::apps::add_ppl);
   add("generate", "Generate text from a prompt (greedy or seeded sampling)",
       yz::apps::add_generate);
+  add("chat-template", "Render a conversation with a model's chat template (prompt and ids)",
+      yz::apps::add_chat_template);
   add("logits", "Write the fp32 logits of every position to a .safetensors file",
       yz::apps::add_logits);
   add("eval", "Benchmarks by log-likelihood (lm-eval) and by generation (FinBen/FinLoRA)",

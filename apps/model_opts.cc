@@ -21,7 +21,7 @@ CausalLm ModelOpts::load() const {
 }
 
 std::vector<int32_t> stop_ids(const CausalLm& lm, const fs::path& dir, const tok::Tokenizer& tk,
-                              bool chat) {
+                              const tmpl::ChatTemplate* chat) {
   std::vector<int32_t> out(lm->config.eos_token_ids.begin(), lm->config.eos_token_ids.end());
   if (fs::is_regular_file(dir / "generation_config.json")) {
     nlohmann::json g = read_json_file(dir / "generation_config.json");
@@ -32,8 +32,10 @@ std::vector<int32_t> stop_ids(const CausalLm& lm, const fs::path& dir, const tok
         for (const auto& x : e) out.push_back(x.get<int32_t>());
     }
   }
-  if (chat)
-    if (auto id = tk.token_to_id("<|im_end|>")) out.push_back(*id);
+  if (chat) {
+    std::vector<int32_t> end = tk.encode(chat->assistant_suffix(), /*add_special_tokens=*/false);
+    if (!end.empty() && tk.is_special(end[0])) out.push_back(end[0]);
+  }
   return out;
 }
 

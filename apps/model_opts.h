@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "model/causal_lm.h"
+#include "template/chat_template.h"
 #include "tokenizer/tokenizer.h"
 
 namespace yz::apps {
@@ -19,8 +20,9 @@ struct ModelOpts {
   CausalLm load() const;
 };
 
-// Token ids that end generation: config eos ids, generation_config.json's, and <|im_end|> for chat.
+// Token ids that end generation: config eos ids, generation_config.json's, and in chat mode the
+// special token the chat template closes an assistant turn with (<|im_end|>, <|eot_id|>, ...).
 std::vector<int32_t> stop_ids(const CausalLm& lm, const fs::path& dir, const tok::Tokenizer& tk,
-                              bool chat);
+                              const tmpl::ChatTemplate* chat);
 
 }  // namespace yz::apps

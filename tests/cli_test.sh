@@ -89,6 +89,45 @@ expect 0 "generate other seed" -- "$YZ" generate "$MODEL" --prompt "Net income" 
 [ "$(json_field "['ids']")" != "$first" ] && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: seeds differ"; }
 expect 0 "generate --chat" -- "$YZ" generate "$MODEL" --prompt "What is revenue?" --chat --max-new-tokens 8
 expect 1 "generate bad top-p" -- "$YZ" generate "$MODEL" --prompt x --temperature 1 --top-p 0
+
+# Chat templates: the model's own (ChatML), template files, errors the templates raise.
+TPL=$ROOT/tests/data/templates
+echo '[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is EBITDA?"}]' > "$TMP/msgs.json"
+expect 0 "chat-template" -- "$YZ" chat-template "$MODEL" --messages "$TMP/msgs.json" --add-generation-prompt
+check "chat-template prompt" "$(cat "$TMP/out"; echo .)" "$(printf '<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nWhat is EBITDA?<|im_end|>\n<|im_start|>assistant\n.')"
+expect 0 "chat-template --json" -- "$YZ" chat-template "$MODEL" --messages "$TMP/msgs.json" --json
+check "chat-template json lines" "$(wc -l < "$TMP/out")" "1"
+prompt_ids=$(json_field "['ids']")
+json_field "['prompt']" > "$TMP/prompt.txt"
+truncate -s -1 "$TMP/prompt.txt"  # print() added a newline
+expect 0 "tokenize the rendered prompt" -- "$YZ" tokenize "$MODEL" --text-file "$TMP/prompt.txt" --no-special --json
+check "chat-template ids = tokenize(prompt)" "$(json_field "['ids']")" "$prompt_ids"
+echo '{"messages": [{"role": "user", "content": "Price of AAPL?"}], "tools": [{"type": "function", "function": {"name": "quote", "parameters": {}}}]}' > "$TMP/request.json"
+expect 0 "chat-template request with tools" -- "$YZ" chat-template --template-file "$TPL/llama3.1/chat_template.jinja" --messages "$TMP/request.json" --kwargs '{"date_string": "01 Jan 2025", "bos_token": "<|begin_of_text|>"}' --json
+json_field "['prompt']" > "$TMP/p2.txt"
+grep -q 'Today Date: 01 Jan 2025' "$TMP/p2.txt" && grep -q '"name": "quote"' "$TMP/p2.txt" && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: tools and kwargs reach the template"; }
+echo '[{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]' > "$TMP/two_users.json"
+expect 1 "template raises on bad alternation" -- "$YZ" chat-template --template-file "$TPL/mistral_v0.3/chat_template.jinja" --messages "$TMP/two_users.json"
+grep -q 'raise_exception: After the optional system message, conversation roles must alternate' "$TMP/err" && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: raise_exception message"; }
+printf '{%% for m in messages %%}\n{{ m.content | nosuch }}\n{%% endfor %%}' > "$TMP/bad.jinja"
+expect 1 "template syntax error" -- "$YZ" chat-template --template-file "$TMP/bad.jinja" --messages "$TMP/msgs.json"
+grep -q "bad.jinja: line 2, column 16: no filter named 'nosuch'" "$TMP/err" && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: syntax error position"; cat "$TMP/err"; }
+expect 2 "chat-template without a template" -- "$YZ" chat-template --messages "$TMP/msgs.json"
+expect 2 "chat-template bad --kwargs" -- "$YZ" chat-template "$MODEL" --messages "$TMP/msgs.json" --kwargs '{oops'
+echo '{"role": "user"}' > "$TMP/not_a_list.json"
+expect 1 "chat-template messages not a list" -- "$YZ" chat-template "$MODEL" --messages "$TMP/not_a_list.json"
+expect 1 "chat-template missing messages file" -- "$YZ" chat-template "$MODEL" --messages "$TMP/nope.json"
+# A model without a chat template: generate --chat says what to pass; ChatML only when asked.
+mkdir -p "$TMP/notemplate"
+model_abs=$(cd "$MODEL" && pwd)
+for f in config.json generation_config.json tokenizer.json tokenizer_config.json model.safetensors.index.json "$model_abs"/model-*.safetensors; do ln -s "$model_abs/$(basename "$f")" "$TMP/notemplate/"; done
+expect 1 "generate --chat without a template" -- "$YZ" generate "$TMP/notemplate" --prompt "Hi" --chat --max-new-tokens 2
+grep -q "the model has no chat template.*--chat-template chatml" "$TMP/err" && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: no-template message"; cat "$TMP/err"; }
+expect 0 "generate --chat-template chatml" -- "$YZ" generate "$TMP/notemplate" --prompt "What is revenue?" --chat-template chatml --max-new-tokens 8 --json
+chatml_ids=$(json_field "['prompt_ids']")
+expect 0 "generate --chat (model template)" -- "$YZ" generate "$MODEL" --prompt "What is revenue?" --chat --max-new-tokens 8 --json
+check "ChatML fallback = the model's ChatML template" "$(json_field "['prompt_ids']")" "$chatml_ids"
+expect 0 "generate --chat-template FILE" -- "$YZ" generate "$MODEL" --prompt "Hi" --chat-template "$MODEL/chat_template.jinja" --max-new-tokens 2
 expect 0 "logits" -- "$YZ" logits "$TINY" --ids 1,2,3,4 --out "$TMP/logits.safetensors"
 check "logits shape" "$(python3 -c "
 import json,struct; b=open('$TMP/logits.safetensors','rb').read(); n=struct.unpack('<Q',b[:8])[0]

@@ -9,12 +9,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ALLOWED = {
     "util": set(),
     "tokenizer": {"util"},
+    "template": {"util"},
     "kernels": {"util"},
     "model": {"kernels", "util"},
     "convert": {"eval", "model", "kernels", "tokenizer", "util"},
     "eval": {"model", "kernels", "tokenizer", "util"},
-    "train": {"model", "kernels", "tokenizer", "util", "eval"},
-    "serve": {"model", "kernels", "tokenizer", "util"},
+    "train": {"model", "kernels", "tokenizer", "template", "util", "eval"},
+    "serve": {"model", "kernels", "tokenizer", "template", "util"},
 }
 MAX_LINES = 800
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/')
