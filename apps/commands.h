@@ -20,6 +20,7 @@ Command add_logits(CLI::App& app);
 Command add_convert(CLI::App& app);
 Command add_demo(CLI::App& app);
 Command add_bench(CLI::App& app);
+Command add_train(CLI::App& app);
 Command add_bench_throughput(CLI::App& bench);  // a subcommand of `bench`
 Command add_eval(CLI::App& app);
 Command add_data(CLI::App& app);

@@ -46,6 +46,8 @@ int main(int argc, char** argv) {
   add("demo", "Run the main job on the bundled model", yz::apps::add_demo);
   add("bench", "Benchmarks: convert (uniform vs layer-adaptive conversion), throughput (serving engine)",
       yz::apps::add_bench);
+  add("train", "Recovery training: train distill (GKD from the original model), train lm (CE)",
+      yz::apps::add_train);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -12,6 +12,7 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev libcpp-httplib-dev
   libpcre2-dev libutf8proc-dev liblzma-dev
   libgtest-dev libbenchmark-dev
+  libgloo-dev             # Gloo headers for c10d data parallelism on CPU (youzhi train --nproc)
   clang libclang-rt-14-dev   # libFuzzer target of the safetensors header parser
 )
 

@@ -29,4 +29,9 @@ cp "$SHARED/data/tokenizers/qwen3_tokenizer_config.json" .gpu/data/
 tar -C "$SHARED/data" -cJf .gpu/data/eval_data.tar.xz fin_eval/cfa fin_eval/cflue_zh \
   fin_eval/financeiq_zh fin_eval/fineval_zh fin_eval/finlora \
   fin_eval/financial_phrasebank_v1.0/Sentences_50Agree.txt
+# Training (bench/run_heal.sh): the corpus the in-house model was pretrained on, and the README's
+# perplexity slices (first 400k characters of wikitext-2 with LF line ends, of the held-out SEC).
+cp "$SHARED/data/corpus/pretrain.txt.xz" .gpu/data/
+tr -d '\r' < "$SHARED/data/eval_general/wikitext2_raw_test.txt" | head -c 400000 | xz > .gpu/data/wiki400k_lf.txt.xz
+xz -dc "$SHARED/data/corpus/fin_heldout_sec.txt.xz" | head -c 400000 | xz > .gpu/data/sec400k.txt.xz
 du -sh .gpu

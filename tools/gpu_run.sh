@@ -6,7 +6,11 @@
 # checkpoints load in transformers with our logits), convert7b (a Qwen2.5-7B-shaped random
 # checkpoint converted on the GPU: time and peak memory), benchconv (`youzhi bench convert` on
 # yz-qwen2-gqa-16m at budgets 0.5 and 0.333, 3 seeds; the README's adaptive table), plan7b
-# (cost of adaptive fold and budget plans on the 7B shape; PLAN7B_MODES picks), attnbench (paged
+# (cost of adaptive fold and budget plans on the 7B shape; PLAN7B_MODES picks), trainbench (one
+# GKD step on a Qwen2.5-7B-shaped teacher and its MLA student, ours vs transformers + TRL's loss),
+# heal (the bundled model at a third of the KV cache healed with CE and GKD at several token
+# budgets; bench/run_heal.sh), dp2 (nvidia-h200-x2 only: data-parallel distillation on 2 GPUs
+# against 1, a killed worker and --resume; bench/run_dp2.sh), attnbench (paged
 # attention kernel bandwidth), serve7b (the serving engine on Qwen2.5-7B shapes: GQA vs uniform MLA
 # vs a third-of-the-cache adaptive plan, bench throughput at equal GPU memory, batch-1 decode vs
 # transformers), evalgold (`youzhi eval` log-likelihood goldens from transformers:
@@ -31,8 +35,11 @@ for stage in $STAGES; do
 case $stage in
 build)
   echo "== torch $(python3 -c 'import torch;print(torch.__version__, torch.version.cuda)'), $(nvcc --version | tail -1), $(nvidia-smi --query-gpu=name --format=csv,noheader)"
+  # NCCL's header ships in the nvidia-nccl wheel next to PyTorch (data-parallel training).
+  NCCL_INC=$(python3 -c 'import nvidia.nccl, os; print(os.path.join(list(nvidia.nccl.__path__)[0], "include"))' 2>/dev/null || true)
   cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DYZ_WITH_CUDA=ON \
     -DCMAKE_PREFIX_PATH="$TP;$P" -DYZ_GTEST_SOURCE_DIR=$P/googletest -DYZ_BUILD_FUZZ=OFF \
+    -DYZ_NCCL_INCLUDE_DIR="$NCCL_INC" \
     > /tmp/cmake.log 2>&1 || { cp /tmp/cmake.log "$OUT/"; tail -30 /tmp/cmake.log; exit 1; }
   cmake --build build-cuda -j16 > /tmp/build.log 2>&1 || { cp /tmp/build.log "$OUT/"; grep -E "error" -A5 /tmp/build.log | head -60; exit 1; }
   echo "== build ok" ;;
@@ -106,6 +113,12 @@ evalgold)
   ctest --test-dir build-cuda -R "Scoring.MatchesTransformersGoldens" --output-on-failure | tail -3 ;;
 evalbench)
   EVAL_BENCH_DATA=../shared/data bash bench/run_eval_bench.sh "$OUT/eval_speed.json" ;;
+trainbench)
+  bash bench/run_train_bench.sh "$OUT/trainbench.json" ;;
+heal)
+  bash bench/run_heal.sh "$OUT/heal.json" ;;
+dp2)
+  bash bench/run_dp2.sh "$OUT/train_dp2.json" ;;
 attnbench)
   build-cuda/bench/bench_attention "$OUT/attention.json" | tee /tmp/attnbench.txt | tail -60 ;;
 serve7b)

@@ -19,10 +19,6 @@ struct CalibrationOptions {
   uint64_t seed = 42;
 };
 
-// Documents of one file: JSONL (.jsonl / .json lines) by its "text" field, else blank-line
-// separated paragraphs of the (possibly .xz) text; lines when it has no blank lines.
-std::vector<std::string> read_documents(const fs::path& path);
-
 // [samples, length] int64 token ids.
 torch::Tensor sample_calibration(const tok::Tokenizer& tokenizer, const std::vector<fs::path>& files,
                                  const CalibrationOptions& options);

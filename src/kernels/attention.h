@@ -1,8 +1,8 @@
 // Attention entry points of the kernels layer (tensor level; they validate and dispatch):
 // causal attention over contiguous tensors (prefill, perplexity, the converter's evaluation),
 // attention of a serving step's new tokens over the paged KV cache, and the cache writes.
-// CPU: the flash-style kernel of kernels/cpu/; CUDA: kernels/*.cu (CUDA builds); autograd: the
-// eager form, so training can differentiate through it. Each has a float64 reference for tests.
+// CPU: the flash-style kernel of kernels/cpu/; CUDA: kernels/*.cu (CUDA builds); autograd (the
+// trainer): the eager form on CPU, SDPA on CUDA. Each has a float64 reference for tests.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -24,6 +24,12 @@ at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::
 // transformers' eager_attention_forward).
 at::Tensor causal_attention_eager(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                   double scale);
+// Attention under an arbitrary boolean mask: allowed [B or 1, 1, Tq, Tk], true where query i
+// may read key j (every query row needs one such key); q, k, v as above. The trainer's packed
+// rows (block-causal inside each document, train/data.h); the causal paths above serve all else.
+// Differentiable: SDPA on CUDA (PyTorch 2), the eager form elsewhere.
+at::Tensor masked_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                            const at::Tensor& allowed, double scale);
 
 // How a CUDA launch splits one step's attention (attention_cuda.cc): the same for every layer
 // with the same query heads per KV head, so it is built once per step and reused.

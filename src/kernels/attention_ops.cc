@@ -4,6 +4,7 @@
 #include <c10/core/GradMode.h>
 
 #include <cstdlib>
+#include <limits>
 #include <string>
 
 #include "kernels/attention.h"
@@ -75,23 +76,53 @@ at::Tensor last_dim_contiguous(const at::Tensor& t) {
 
 }  // namespace
 
+namespace {
+
+// softmax(q·kᵀ·scale where allowed)·v in plain libtorch; `allowed` broadcasts to [B, Hq, Tq, Tk]
+// (undefined: every key). Float32 softmax for 16-bit inputs (transformers' eager path); float64
+// stays float64.
+at::Tensor eager_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                           const at::Tensor& allowed, double scale) {
+  at::Tensor scores = at::matmul(q, repeat_kv(k, q.size(1)).transpose(-2, -1)) * scale;
+  if (allowed.defined())
+    scores = scores.masked_fill(allowed.logical_not(), -std::numeric_limits<double>::infinity());
+  const at::ScalarType acc = q.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
+  return at::matmul(at::softmax(scores, -1, acc).to(q.scalar_type()), repeat_kv(v, q.size(1)));
+}
+
+}  // namespace
+
 at::Tensor causal_attention_eager(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                   double scale) {
   check_attention_shapes(q, k, v);
   const int64_t tq = q.size(2), tk = k.size(2);
-  at::Tensor scores = at::matmul(q, repeat_kv(k, q.size(1)).transpose(-2, -1)) * scale;
-  if (tq > 1)
-    scores = scores.masked_fill(causal_allowed(tq, tk, q.device()).logical_not(),
-                                -std::numeric_limits<double>::infinity());
-  // float32 softmax for 16-bit inputs (transformers' eager path); float64 stays float64.
-  const at::ScalarType acc = q.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
-  return at::matmul(at::softmax(scores, -1, acc).to(q.scalar_type()), repeat_kv(v, q.size(1)));
+  return eager_attention(q, k, v, tq > 1 ? causal_allowed(tq, tk, q.device()) : at::Tensor(), scale);
+}
+
+at::Tensor masked_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                            const at::Tensor& allowed, double scale) {
+  check_attention_shapes(q, k, v);
+  YZ_CHECK(allowed.scalar_type() == at::kBool && allowed.dim() == 4 &&
+               (allowed.size(0) == 1 || allowed.size(0) == q.size(0)) && allowed.size(1) == 1 &&
+               allowed.size(2) == q.size(2) && allowed.size(3) == k.size(2),
+           "masked_attention: mask ", allowed.sizes(), " (", allowed.scalar_type(),
+           ") is not a boolean [B, 1, ", q.size(2), ", ", k.size(2), "]");
+#if TORCH_VERSION_MAJOR >= 2
+  // SDPA takes a boolean mask (true = attend) and differentiates through its memory-efficient
+  // kernel on CUDA, without the [B, H, Tq, Tk] float32 scores of the eager form.
+  if (q.is_cuda())
+    return at::scaled_dot_product_attention(q, repeat_kv(k, q.size(1)), repeat_kv(v, q.size(1)),
+                                            allowed.to(q.device()), 0.0, false, scale);
+#endif
+  return eager_attention(q, k, v, allowed.to(q.device()), scale);
 }
 
 at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                             double scale) {
   check_attention_shapes(q, k, v);
-  if (needs_autograd(q, k, v)) return causal_attention_eager(q, k, v, scale);
+  // Training on the CPU differentiates through the eager form; on CUDA SDPA below is
+  // differentiable (flash / memory-efficient backward) and avoids [B, H, T, T] float32 scores.
+  if (needs_autograd(q, k, v) && !q.is_cuda()) return causal_attention_eager(q, k, v, scale);
   if (q.is_cpu() && dtype_code(q.scalar_type()) >= 0 && cpu_kernel_enabled()) {
     at::Tensor qc = last_dim_contiguous(q), kc = last_dim_contiguous(k), vc = last_dim_contiguous(v);
     at::Tensor o = at::empty({q.size(0), q.size(1), q.size(2), v.size(3)}, q.options());

@@ -13,6 +13,8 @@ bool cuda_available();      // a CUDA device is usable
 // CPU builds), for per-phase memory reports.
 int64_t device_peak_bytes(int device);
 void reset_device_peak(int device);
+// Bytes currently allocated by it (0 on CPU builds): a phase's own peak is peak − this.
+int64_t device_allocated_bytes(int device);
 
 // A CUDA device's memory as the serving engine's KV sizing needs it (vLLM's
 // determine_available_memory): free and total from the driver, and what the caching allocator

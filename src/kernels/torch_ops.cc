@@ -35,6 +35,17 @@ int64_t device_peak_bytes(int device) {
 #endif
 }
 
+int64_t device_allocated_bytes(int device) {
+#ifdef YZ_WITH_CUDA
+  namespace alloc = c10::cuda::CUDACachingAllocator;
+  (void)at::empty({1}, at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(device)));  // lazy init
+  return alloc::getDeviceStats(static_cast<c10::DeviceIndex>(device)).allocated_bytes[0].current;
+#else
+  (void)device;
+  return 0;
+#endif
+}
+
 void reset_device_peak(int device) {
 #ifdef YZ_WITH_CUDA
   // The allocator refuses device queries until CUDA is initialised; a tiny allocation does it.

@@ -18,13 +18,23 @@ namespace yz {
 // What every attention layer of one forward call shares: cos/sin per rotary width for the
 // positions being computed and the cache. Attention is causal: the T new tokens follow the
 // tokens already cached. With `paged` (the serving engine) the batch is B = 1 and its T tokens
-// are the new tokens of every scheduled sequence, laid out as paged->seqs says.
+// are the new tokens of every scheduled sequence, laid out as paged->seqs says. Packed training
+// rows (several documents, positions restarting in each) carry per-row cos/sin and a document
+// mask; only the trainer sets it (no cache, no paging).
 struct ForwardContext {
-  std::map<int64_t, std::pair<torch::Tensor, torch::Tensor>> cos_sin;  // dim -> [T, dim] each
+  // dim -> cos, sin: [T, dim] each, or [B, 1, T, dim] for per-row positions
+  std::map<int64_t, std::pair<torch::Tensor, torch::Tensor>> cos_sin;
+  torch::Tensor document_mask;  // [B, 1, T, T] bool (true: may attend); undefined: causal
   KvCache* cache = nullptr;
   int64_t start = 0;    // position of the first new token (contiguous cache)
   const PagedBatch* paged = nullptr;
 };
+
+// softmax(q·kᵀ·scale)·v over this call's keys: causal (kernels::causal_attention), or
+// block-causal per document when ctx.document_mask is set (kernels::masked_attention).
+// q [B, Hq, T, Dk], k [B, Hk, S, Dk], v [B, Hk, S, Dv] -> [B, Hq, T, Dv].
+torch::Tensor attend(const ForwardContext& ctx, const torch::Tensor& q, const torch::Tensor& k,
+                     const torch::Tensor& v, double scale);
 
 // MLA attention form: explicit expands k_nope and v from the latent (prefill, training);
 // absorbed folds W_UK into the query and W_UV after attention over the cached [c ‖ k_pe]

@@ -2,6 +2,7 @@
 // follows transformers' LlamaModel / DeepseekV3Model.forward.
 #include "model/causal_lm.h"
 
+#include "kernels/attention.h"
 #include "model/hf_names.h"
 #include "util/error.h"
 #include "util/safetensors.h"
@@ -51,24 +52,49 @@ CausalLmImpl::CausalLmImpl(const ModelConfig& c) : config(c) {
 
 torch::Tensor CausalLmImpl::forward(const torch::Tensor& ids, KvCache* cache,
                                     const LayerObserver& observer) {
+  torch::Tensor h = decode(ids, cache, observer, {});
+  return torch::nn::functional::linear(h, output_weight());
+}
+
+torch::Tensor CausalLmImpl::hidden_states(const torch::Tensor& ids, const ForwardOptions& options) {
+  return decode(ids, nullptr, nullptr, options);
+}
+
+const torch::Tensor& CausalLmImpl::output_weight() const {
+  return lm_head ? lm_head->weight : model->embed_tokens->weight;
+}
+
+torch::Tensor CausalLmImpl::decode(const torch::Tensor& ids, KvCache* cache,
+                                   const LayerObserver& observer, const ForwardOptions& options) {
   const int64_t T = ids.size(1);
   ForwardContext ctx;
   ctx.cache = cache;
   ctx.start = cache ? cache->length() : 0;
   torch::Tensor h = model->embed_tokens(ids);  // [B, T, hidden]
-  auto positions = torch::arange(ctx.start, ctx.start + T, torch::dtype(torch::kLong).device(ids.device()));
-  for (const auto& [dim, tables] : rotary)
-    ctx.cos_sin[dim] = rotary_cos_sin(tables, positions, h.scalar_type());
+  const bool per_row = options.positions.defined();
+  torch::Tensor positions =  // [T] or [B, T]
+      per_row ? options.positions
+              : torch::arange(ctx.start, ctx.start + T, torch::dtype(torch::kLong).device(ids.device()));
+  for (const auto& [dim, tables] : rotary) {
+    auto [cos, sin] = rotary_cos_sin(tables, positions, h.scalar_type());
+    ctx.cos_sin[dim] = per_row ? std::make_pair(cos.unsqueeze(1), sin.unsqueeze(1))
+                               : std::make_pair(cos, sin);
+  }
+  ctx.document_mask = options.document_mask;
   int64_t index = 0;
   for (const auto& layer : *model->layers) {
     const int64_t l = index++;
-    h = layer->as<DecoderLayerImpl>()->forward(
+    auto& decoder_layer = *layer->as<DecoderLayerImpl>();
+    if (options.run_layer) {
+      h = options.run_layer(decoder_layer, h, ctx);
+      continue;
+    }
+    h = decoder_layer.forward(
         h, ctx, observer ? [&](const torch::Tensor& x) { observer(l, x); }
                          : std::function<void(const torch::Tensor&)>());
   }
   if (cache) cache->advance(T);
-  h = model->norm(h);
-  return lm_head ? lm_head(h) : torch::nn::functional::linear(h, model->embed_tokens->weight);
+  return model->norm(h);
 }
 
 torch::Tensor CausalLmImpl::forward_paged(const torch::Tensor& ids, const torch::Tensor& positions,
@@ -80,7 +106,13 @@ torch::Tensor CausalLmImpl::forward_paged(const torch::Tensor& ids, const torch:
     ctx.cos_sin[dim] = rotary_cos_sin(tables, positions, h.scalar_type());
   for (const auto& layer : *model->layers) h = layer->as<DecoderLayerImpl>()->forward(h, ctx);
   h = model->norm(h[0].index_select(0, logit_rows));  // [S, hidden]: only rows that sample
-  return lm_head ? lm_head(h) : torch::nn::functional::linear(h, model->embed_tokens->weight);
+  return torch::nn::functional::linear(h, output_weight());
+}
+
+torch::Tensor attend(const ForwardContext& ctx, const torch::Tensor& q, const torch::Tensor& k,
+                     const torch::Tensor& v, double scale) {
+  return ctx.document_mask.defined() ? kernels::masked_attention(q, k, v, ctx.document_mask, scale)
+                                     : kernels::causal_attention(q, k, v, scale);
 }
 
 KvCache CausalLmImpl::new_cache(int64_t batch, int64_t capacity) const {

@@ -40,12 +40,30 @@ TORCH_MODULE(DecoderStack);
 // accumulates statistics from it layer by layer without storing activations.
 using LayerObserver = std::function<void(int64_t layer, const torch::Tensor& attn_input)>;
 
+// Runs one decoder layer on h [B, T, hidden]; the trainer wraps layers in activation
+// checkpointing through it.
+using LayerRunner = std::function<torch::Tensor(DecoderLayerImpl& layer, const torch::Tensor& h,
+                                                const ForwardContext& ctx)>;
+
+// A training / scoring forward without cache. Packed rows hold several documents: positions
+// restart at 0 in each and the mask keeps attention inside a document, as transformers does
+// for packed batches (position_ids per sequence, DataCollatorWithFlattening).
+struct ForwardOptions {
+  torch::Tensor positions;      // [B, T] int64; undefined: 0..T-1 in every row
+  torch::Tensor document_mask;  // [B, 1, T, T] bool (true: may attend); undefined: causal
+  LayerRunner run_layer;        // undefined: layer.forward(h, ctx)
+};
+
 struct CausalLmImpl : torch::nn::Module {
   explicit CausalLmImpl(const ModelConfig& c);
   // ids: [B, T] int64. With a cache the new tokens take positions cache.length()..+T and are
   // appended; without one they are positions 0..T-1. Returns logits [B, T, vocab].
   torch::Tensor forward(const torch::Tensor& ids, KvCache* cache = nullptr,
                         const LayerObserver& observer = nullptr);
+  // The final norm's output [B, T, hidden] (what lm_head reads); losses that never hold the
+  // whole [B, T, vocab] logits (train/) project it chunk by chunk with output_weight().
+  torch::Tensor hidden_states(const torch::Tensor& ids, const ForwardOptions& options);
+  const torch::Tensor& output_weight() const;  // [vocab, hidden]: lm_head or tied embeddings
   // One serving-engine step over the paged cache: ids [N] int64 (the new tokens of every
   // scheduled sequence, as batch.seqs lays them out), positions [N] int64, logit_rows [S] int64
   // (the tokens whose next-token logits are wanted). Returns logits [S, vocab].
@@ -58,6 +76,10 @@ struct CausalLmImpl : torch::nn::Module {
   DecoderStack model{nullptr};
   Linear lm_head{nullptr};  // [vocab, hidden]; absent when embeddings are tied
   std::map<int64_t, RotaryTables> rotary;  // per rotary width
+
+ private:
+  torch::Tensor decode(const torch::Tensor& ids, KvCache* cache, const LayerObserver& observer,
+                       const ForwardOptions& options);
 };
 TORCH_MODULE(CausalLm);
 

@@ -35,7 +35,7 @@ torch::Tensor GqaAttentionImpl::forward(const torch::Tensor& x, const ForwardCon
   } else {
     if (ctx.cache != nullptr) std::tie(k, v) = ctx.cache->store_kv(layer, k, v);
     // Query head h reads KV head h / (H/G) (repeat_kv) inside the kernel.
-    out = kernels::causal_attention(q, k, v, scale);
+    out = attend(ctx, q, k, v, scale);
   }
   return o_proj(out.transpose(1, 2).reshape({B, T, heads * head_dim}));
 }

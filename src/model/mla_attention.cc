@@ -79,12 +79,12 @@ torch::Tensor MlaAttentionImpl::forward(const torch::Tensor& x, const ForwardCon
     torch::Tensor kvb = kv_b_proj(c_all).view({B, S, heads, nope + v_dim}).transpose(1, 2);
     torch::Tensor k_nope = kvb.narrow(-1, 0, nope), v = kvb.narrow(-1, nope, v_dim);
     torch::Tensor k = torch::cat({k_nope, k_pe_all.expand({B, heads, S, rope_dim})}, -1);
-    out = kernels::causal_attention(torch::cat({q_nope, q_pe}, -1), k, v, scale);
+    out = attend(ctx, torch::cat({q_nope, q_pe}, -1), k, v, scale);
   } else {
     torch::Tensor q_lat = torch::einsum("bhtn,hnr->bhtr", {q_nope, w_uk});  // [B,H,T,r]
     // One shared KV head (MQA): keys [B,1,S,r+d_r], values c [B,1,S,r].
-    torch::Tensor o_lat = kernels::causal_attention(torch::cat({q_lat, q_pe}, -1),
-                                                    rows.unsqueeze(1), c_all.unsqueeze(1), scale);
+    torch::Tensor o_lat = attend(ctx, torch::cat({q_lat, q_pe}, -1),
+                                 rows.unsqueeze(1), c_all.unsqueeze(1), scale);
     out = torch::einsum("bhtr,hvr->bhtv", {o_lat, w_uv});
   }
   return o_proj(out.transpose(1, 2).reshape({B, T, heads * v_dim}));

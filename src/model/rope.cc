@@ -79,7 +79,7 @@ RotaryTables rotary_tables(const RopeConfig& rope, int64_t dim, int64_t max_posi
 std::pair<at::Tensor, at::Tensor> rotary_cos_sin(const RotaryTables& t, const at::Tensor& positions,
                                                  at::ScalarType dtype) {
   at::Tensor inv = t.inv_freq.to(positions.device());
-  at::Tensor freqs = at::outer(positions.to(at::kFloat), inv);  // [T, dim/2]
+  at::Tensor freqs = positions.to(at::kFloat).unsqueeze(-1) * inv;  // [..., dim/2] (= outer)
   at::Tensor emb = at::cat({freqs, freqs}, -1);
   at::Tensor cos = emb.cos() * t.attention_scaling;
   at::Tensor sin = emb.sin() * t.attention_scaling;

@@ -18,12 +18,13 @@ struct RotaryTables {
 // `dim`: the rotary width (head_dim for GQA, qk_rope_head_dim for MLA).
 RotaryTables rotary_tables(const RopeConfig& rope, int64_t dim, int64_t max_position_embeddings);
 
-// cos, sin: [T, dim] for positions [T] (int64), in `dtype`; emb = cat(freqs, freqs) as in
-// LlamaRotaryEmbedding.forward (float32 math, cast last).
+// cos, sin: [..., dim] for positions [...] (int64: [T], or [B, T] for packed documents whose
+// positions restart), in `dtype`; emb = cat(freqs, freqs) as in LlamaRotaryEmbedding.forward
+// (float32 math, cast last).
 std::pair<at::Tensor, at::Tensor> rotary_cos_sin(const RotaryTables& t, const at::Tensor& positions,
                                                  at::ScalarType dtype);
 
-// x: [B, H, T, dim]; cos/sin: [T, dim]. Neox layout: x·cos + rotate_half(x)·sin.
+// x: [B, H, T, dim]; cos/sin: [T, dim] or [B, 1, T, dim]. Neox layout: x·cos + rotate_half(x)·sin.
 at::Tensor apply_rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin);
 // Interleaved pairs (x0, x1), (x2, x3), ...: de-interleave to halves, then apply_rotary.
 at::Tensor apply_rotary_interleaved(const at::Tensor& x, const at::Tensor& cos,

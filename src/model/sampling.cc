@@ -25,6 +25,23 @@ int32_t Sampler::next(const at::Tensor& logits) {
   const int64_t n = l.numel();
   if (params_.temperature == 0.0)  // first maximum, as torch.argmax
     return static_cast<int32_t>(std::max_element(v, v + n) - v);
+  if ((params_.top_k == 0 || params_.top_k >= n) && params_.top_p >= 1.0) {
+    // Nothing truncated (TRL's on-policy sampling: top_k 0, top_p 1): draw from the softmax in
+    // index order, O(vocab) instead of sorting 152k logits per token.
+    const double top = *std::max_element(v, v + n);
+    std::vector<double> p(n);
+    double total = 0;
+    for (int64_t i = 0; i < n; ++i) total += p[i] = std::exp((v[i] - top) / params_.temperature);
+    double u = std::uniform_real_distribution<double>(0.0, total)(rng_);
+    int64_t last = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      if (p[i] == 0) continue;
+      last = i;
+      u -= p[i];
+      if (u < 0) return static_cast<int32_t>(i);
+    }
+    return static_cast<int32_t>(last);
+  }
   std::vector<int32_t> order(n);
   std::iota(order.begin(), order.end(), 0);
   int64_t keep = params_.top_k > 0 ? std::min<int64_t>(params_.top_k, n) : n;

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <lzma.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -61,6 +62,20 @@ std::shared_ptr<MappedFile> MappedFile::open(const fs::path& path) {
 
 MappedFile::~MappedFile() {
   if (data_ != nullptr) ::munmap(data_, size_);
+}
+
+uint64_t file_crc64(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) YZ_THROW(ErrorKind::kIo, path.string(), ": cannot open");
+  std::vector<char> buf(1 << 20);
+  uint64_t crc = 0;
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    const std::streamsize n = in.gcount();
+    if (n > 0) crc = lzma_crc64(reinterpret_cast<const uint8_t*>(buf.data()), static_cast<size_t>(n), crc);
+  }
+  if (in.bad()) YZ_THROW(ErrorKind::kIo, path.string(), ": read failed");
+  return crc;
 }
 
 bool same_file(const fs::path& a, const fs::path& b) {

@@ -73,6 +73,10 @@ class StagedDir {
 // form that crashes when it interposes on libstdc++'s (seen with torch 2.11 wheels).
 void remove_tree(const fs::path& path) noexcept;
 
+// CRC-64 (ECMA-182, xz's check) of a file's bytes: training checkpoints record it for every file
+// and a resumed run skips a checkpoint whose files no longer match.
+uint64_t file_crc64(const fs::path& path);
+
 // True when both paths name the same existing file (after resolving links); false otherwise.
 bool same_file(const fs::path& a, const fs::path& b);
 

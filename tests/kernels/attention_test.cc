@@ -2,9 +2,9 @@
 // and paged) over a grid of shapes — GQA/MQA head groups, ragged query lengths, block sizes,
 // head dims that are not multiples of the kernel's tiles, strided values (MLA's latent rows
 // serve as keys and their first r columns as values) — in float64, float32 and bfloat16; the
-// cache writes; and the autograd path. CUDA cases run the same checks on the GPU kernels and
-// skip without a device. Tolerances: relative error ‖out − ref‖ / ‖ref‖ ≤ 1e-12 (float64),
-// 1e-5 (float32), 2e-2 (bfloat16).
+// cache writes; the autograd path; and masked_attention (packed training documents). CUDA cases
+// run the same checks on the GPU kernels and skip without a device. Tolerances: relative error
+// ‖out − ref‖ / ‖ref‖ ≤ 1e-12 (float64), 1e-5 (float32), 2e-2 (bfloat16).
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
@@ -224,6 +224,81 @@ TEST(CacheWrite, MatchesIndexPut) {
     }
     EXPECT_TRUE(at::equal(cache, ref));
   }
+}
+
+// masked_attention under a block-causal mask (the trainer's packed documents) equals causal
+// attention of each document alone, values and gradients; on CUDA (SDPA) as well.
+void check_masked_equals_documents_alone(at::Device device, at::ScalarType dt, double tol) {
+  at::manual_seed(11);
+  const std::vector<int64_t> docs = {5, 1, 9, 3};  // one row of 18 tokens
+  const int64_t T = 18, hq = 6, hk = 2, d = 16;
+  auto opts = at::TensorOptions().dtype(dt).device(device);
+  at::Tensor q = at::randn({1, hq, T, d}, opts).requires_grad_();
+  at::Tensor k = at::randn({1, hk, T, d}, opts).requires_grad_();
+  at::Tensor v = at::randn({1, hk, T, d}, opts).requires_grad_();
+  at::Tensor probe = at::randn({1, hq, T, d}, opts);
+  std::vector<int64_t> seg;
+  for (size_t i = 0; i < docs.size(); ++i) seg.insert(seg.end(), docs[i], static_cast<int64_t>(i));
+  at::Tensor s = at::tensor(seg, at::kLong).to(device);
+  at::Tensor allowed = ((s.unsqueeze(1) == s.unsqueeze(0)) &
+                        at::ones({T, T}, at::TensorOptions().dtype(at::kBool).device(device)).tril())
+                           .view({1, 1, T, T});
+  at::Tensor got = masked_attention(q, k, v, allowed, 0.25);
+  (got * probe).sum().backward();
+  // Reference in float64 on the CPU, one document at a time.
+  at::Tensor q64 = q.detach().cpu().to(at::kDouble).requires_grad_();
+  at::Tensor k64 = k.detach().cpu().to(at::kDouble).requires_grad_();
+  at::Tensor v64 = v.detach().cpu().to(at::kDouble).requires_grad_();
+  std::vector<at::Tensor> parts;
+  int64_t offset = 0;
+  for (int64_t n : docs) {
+    parts.push_back(causal_attention_eager(q64.narrow(2, offset, n), k64.narrow(2, offset, n),
+                                           v64.narrow(2, offset, n), 0.25));
+    offset += n;
+  }
+  at::Tensor want = at::cat(parts, 2);
+  (want * probe.cpu().to(at::kDouble)).sum().backward();
+  const at::Tensor grads[] = {q.grad(), k.grad(), v.grad()};
+  const at::Tensor want_grads[] = {q64.grad(), k64.grad(), v64.grad()};
+  const std::string what = device.str() + " " + c10::toString(dt);
+  EXPECT_LE(rel_err(got, want), tol) << what;
+  for (int i = 0; i < 3; ++i) EXPECT_LE(rel_err(grads[i], want_grads[i]), tol) << what << " grad " << i;
+  // Without the mask the documents see each other: the comparison can fail.
+  at::NoGradGuard no_grad;
+  EXPECT_GT(rel_err(causal_attention_eager(q64, k64, v64, 0.25), want), 1e-3);
+}
+
+TEST(MaskedAttention, BlockCausalEqualsDocumentsAlone) {
+  for (at::ScalarType dt : {at::kDouble, at::kFloat})
+    check_masked_equals_documents_alone(at::kCPU, dt, tolerance(dt));
+  if (cuda_available()) check_masked_equals_documents_alone(at::kCUDA, at::kFloat, 1e-5);
+}
+
+TEST(CausalAttentionCuda, GradientThroughSdpaMatchesFloat64Eager) {
+  if (!cuda_available()) GTEST_SKIP() << "no CUDA device";
+  at::manual_seed(12);
+  auto opts = at::TensorOptions().dtype(at::kFloat).device(at::kCUDA);
+  at::Tensor q = at::randn({2, 6, 33, 32}, opts).requires_grad_();
+  at::Tensor k = at::randn({2, 2, 33, 32}, opts).requires_grad_();
+  at::Tensor v = at::randn({2, 2, 33, 32}, opts).requires_grad_();
+  at::Tensor probe = at::randn({2, 6, 33, 32}, opts);
+  at::Tensor got = causal_attention(q, k, v, 0.2);  // training on CUDA: SDPA's backward
+  (got * probe).sum().backward();
+  at::Tensor q64 = q.detach().cpu().to(at::kDouble).requires_grad_();
+  at::Tensor k64 = k.detach().cpu().to(at::kDouble).requires_grad_();
+  at::Tensor v64 = v.detach().cpu().to(at::kDouble).requires_grad_();
+  at::Tensor want = causal_attention_eager(q64, k64, v64, 0.2);
+  (want * probe.cpu().to(at::kDouble)).sum().backward();
+  EXPECT_LE(rel_err(got, want), 1e-5);
+  EXPECT_LE(rel_err(q.grad(), q64.grad()), 1e-5);
+  EXPECT_LE(rel_err(k.grad(), k64.grad()), 1e-5);
+  EXPECT_LE(rel_err(v.grad(), v64.grad()), 1e-5);
+}
+
+TEST(MaskedAttention, RejectsAnAdditiveOrMisshapedMask) {
+  at::Tensor q = at::randn({1, 2, 4, 8}), k = at::randn({1, 2, 4, 8}), v = at::randn({1, 2, 4, 8});
+  EXPECT_ANY_THROW(masked_attention(q, k, v, at::zeros({1, 1, 4, 4}), 1.0));
+  EXPECT_ANY_THROW(masked_attention(q, k, v, at::ones({1, 1, 4, 3}, at::kBool), 1.0));
 }
 
 }  // namespace
