@@ -19,6 +19,11 @@ GqaAttentionImpl::GqaAttentionImpl(const ModelConfig& c, int64_t layer_)
 
 torch::Tensor GqaAttentionImpl::forward(const torch::Tensor& x, const ForwardContext& ctx) {
   const int64_t B = x.size(0), T = x.size(1);
+  return o_proj(head_outputs(x, ctx).transpose(1, 2).reshape({B, T, heads * head_dim}));
+}
+
+torch::Tensor GqaAttentionImpl::head_outputs(const torch::Tensor& x, const ForwardContext& ctx) {
+  const int64_t B = x.size(0), T = x.size(1);
   torch::Tensor q = q_proj(x).view({B, T, heads, head_dim}).transpose(1, 2);      // [B,H,T,D]
   torch::Tensor k = k_proj(x).view({B, T, kv_heads, head_dim}).transpose(1, 2);   // [B,G,T,D]
   torch::Tensor v = v_proj(x).view({B, T, kv_heads, head_dim}).transpose(1, 2);   // [B,G,T,D]
@@ -30,8 +35,7 @@ torch::Tensor GqaAttentionImpl::forward(const torch::Tensor& x, const ForwardCon
   const int64_t group = heads / kv_heads, S = k.size(2);
   k = k.unsqueeze(2).expand({B, kv_heads, group, S, head_dim}).reshape({B, heads, S, head_dim});
   v = v.unsqueeze(2).expand({B, kv_heads, group, S, head_dim}).reshape({B, heads, S, head_dim});
-  torch::Tensor out = attention(q, k, v, ctx.mask, scale);                           // [B,H,T,D]
-  return o_proj(out.transpose(1, 2).reshape({B, T, heads * head_dim}));
+  return attention(q, k, v, ctx.mask, scale);                                        // [B,H,T,D]
 }
 
 }  // namespace yz
