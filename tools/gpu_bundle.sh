@@ -3,7 +3,8 @@
 # transformers and tokenizers but none of our Debian build dependencies and no network:
 #   .gpu/prefix/  headers, shared libraries and CMake configs of nlohmann-json, CLI11, PCRE2,
 #                 utf8proc, liblzma, plus GoogleTest's sources
-#   .gpu/data/    the shared inputs the GPU scripts read (tokenizers, 10 MB corpus slice, ...)
+#   .gpu/data/    the shared inputs the GPU scripts read (tokenizers, 10 MB corpus slice, the
+#                 mla_conversion.md §13 protocol's calibration, selection and evaluation texts)
 # Carry it with the run: carry=[".gpu"]. Size stays well under the 64 MiB limit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,4 +22,21 @@ cp -r /usr/src/googletest $P/googletest
 cp "$SHARED/data/tokenizers/qwen3_tokenizer.json.xz" .gpu/data/
 cp "$SHARED/data/models/stories260K/tok512.model" "$SHARED/data/models/stories260K/stories260K.bin" .gpu/data/
 xz -dc "$SHARED/data/corpus/pretrain.txt.xz" | head -c 10500000 | xz -1 > .gpu/data/pretrain_10mb.txt.xz
+# The §13 protocol (README "Conversion check"): calibration = pretrain.txt characters 30M–32M;
+# selection = characters 40.0M–40.5M plus the first 500k characters of fin_domain.txt (unseen
+# financial text); evaluation = the first 400k characters of wikitext-2 test (CRLF -> LF) and of
+# the held-out SEC filings.
+python3 - "$SHARED/data" .gpu/data <<'PY'
+import lzma, sys
+src, out = sys.argv[1], sys.argv[2]
+pre = lzma.open(f"{src}/corpus/pretrain.txt.xz", "rt", encoding="utf-8").read()
+fin = lzma.open(f"{src}/corpus/fin_domain.txt.xz", "rt", encoding="utf-8").read(600_000)
+sec = lzma.open(f"{src}/corpus/fin_heldout_sec.txt.xz", "rt", encoding="utf-8").read(500_000)
+wiki = open(f"{src}/eval_general/wikitext2_raw_test.txt", encoding="utf-8", newline="").read()
+texts = {"calib_2m": pre[30_000_000:32_000_000], "select_1m": pre[40_000_000:40_500_000] + fin[:500_000],
+         "wiki400k_lf": wiki[:400_000].replace("\r\n", "\n"), "sec400k": sec[:400_000]}
+for name, text in texts.items():
+    with lzma.open(f"{out}/{name}.txt.xz", "wt", encoding="utf-8", preset=1) as f:
+        f.write(text)
+PY
 du -sh .gpu
