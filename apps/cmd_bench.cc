@@ -1,4 +1,5 @@
-// `youzhi bench convert`: uniform vs layer-adaptive conversion at one KV budget (issue #5).
+// `youzhi bench convert`: uniform vs layer-adaptive conversion at one KV budget (issue #5);
+// `youzhi bench throughput` lives in cmd_bench_throughput.cc.
 #include <cstdio>
 
 #include "apps/commands.h"
@@ -44,8 +45,9 @@ Command add_bench(CLI::App& app) {
   conv->add_option("--out", o->out, "RESULTS.json (RESULTS.md and RESULTS.svg beside it)")->required();
   conv->add_flag("--overwrite", o->overwrite, "Replace existing result files");
   add_fit_flags(*conv, o->fit);
-  return [o, conv]() {
-    YZ_CHECK(conv->parsed(), "bench: unknown benchmark");
+  Command throughput = add_bench_throughput(app);
+  return [o, conv, throughput]() {
+    if (!conv->parsed()) return throughput();
     YZ_CHECK(o->overwrite || !fs::exists(o->out), "output ", o->out,
              " already exists; pass --overwrite to replace it");
     ConvertBenchRequest r = o->req;

@@ -19,5 +19,6 @@ Command add_logits(CLI::App& app);
 Command add_convert(CLI::App& app);
 Command add_demo(CLI::App& app);
 Command add_bench(CLI::App& app);
+Command add_bench_throughput(CLI::App& bench);  // a subcommand of `bench`
 
 }  // namespace yz::apps

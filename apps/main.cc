@@ -7,9 +7,11 @@
 #include <map>
 
 #include "apps/commands.h"
+#include "util/cpu_blas.h"
 #include "util/error.h"
 
 int main(int argc, char** argv) {
+  yz::ensure_openblas_core(argv);
   // libtorch on CPU allocates and frees activation-sized blocks (MBs) at every op; with glibc's
   // defaults each one is a fresh mmap whose pages fault in zeroed, which doubled the wall time
   // of a conversion on 2 cores (measured: 80 s -> 39 s). Keep such blocks in the heap instead.
@@ -36,7 +38,7 @@ int main(int argc, char** argv) {
       yz::apps::add_logits);
   add("convert", "Convert a GQA model to Multi-head Latent Attention", yz::apps::add_convert);
   add("demo", "Run the main job on the bundled model", yz::apps::add_demo);
-  add("bench", "Benchmarks (bench convert: uniform vs layer-adaptive conversion)",
+  add("bench", "Benchmarks: convert (uniform vs layer-adaptive conversion), throughput (serving engine)",
       yz::apps::add_bench);
   try {
     app.parse(argc, argv);

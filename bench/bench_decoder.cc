@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/causal_lm.h"
+#include "util/cpu_blas.h"
 #include "util/fs.h"
 
 namespace {
@@ -21,6 +22,7 @@ void sync(const torch::Device& d) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  yz::ensure_openblas_core(argv);
   if (argc < 7) {
     std::fprintf(stderr, "usage: bench_decoder MODEL DEVICE DTYPE BATCH PROMPT_LEN NEW [OUT]\n");
     return 2;

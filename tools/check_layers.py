@@ -18,6 +18,10 @@ ALLOWED = {
 }
 MAX_LINES = 800
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([a-z_]+)/')
+# Files that must stay torch-free (ARCHITECTURE.md: scheduler, allocator and template code).
+TORCH_FREE = ("src/serve/block_pool", "src/serve/kv_cache_manager", "src/serve/scheduler",
+              "src/serve/request", "src/kernels/cpu/")
+TORCH_INCLUDE = re.compile(r'^\s*#\s*include\s+[<"](torch|ATen|c10)/')
 
 
 def main():
@@ -33,6 +37,11 @@ def main():
             lines = open(path, encoding="utf-8", errors="replace").read().splitlines()
             if len(lines) > MAX_LINES:
                 problems.append(f"{os.path.relpath(path, ROOT)}: {len(lines)} lines (max {MAX_LINES})")
+            relpath = os.path.relpath(path, ROOT)
+            if relpath.startswith(TORCH_FREE):
+                for n, line in enumerate(lines, 1):
+                    if TORCH_INCLUDE.match(line):
+                        problems.append(f"{relpath}:{n}: must stay torch-free")
             parts = rel.split(os.sep)
             if parts[0] != "src" or len(parts) < 2:
                 continue

@@ -21,6 +21,7 @@ done
 cp -r /usr/src/googletest $P/googletest
 cp "$SHARED/data/tokenizers/qwen3_tokenizer.json.xz" .gpu/data/
 cp "$SHARED/data/models/stories260K/tok512.model" "$SHARED/data/models/stories260K/stories260K.bin" .gpu/data/
+cp "$SHARED/data/eval_general/wikitext2_raw_test.txt" .gpu/data/
 xz -dc "$SHARED/data/corpus/pretrain.txt.xz" | head -c 10500000 | xz -1 > .gpu/data/pretrain_10mb.txt.xz
 # The §13 protocol (README "Conversion check"): calibration = pretrain.txt characters 30M–32M;
 # selection = characters 40.0M–40.5M plus the first 500k characters of fin_domain.txt (unseen

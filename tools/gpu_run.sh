@@ -6,10 +6,12 @@
 # checkpoints load in transformers with our logits), convert7b (a Qwen2.5-7B-shaped random
 # checkpoint converted on the GPU: time and peak memory), benchconv (`youzhi bench convert` on
 # yz-qwen2-gqa-16m at budgets 0.5 and 0.333, 3 seeds; the README's adaptive table), plan7b
-# (cost of adaptive fold and budget plans on the 7B shape; PLAN7B_MODES picks), convq (issue 17:
-# conversion methods on the §13 protocol, bench convert with them at half and a third of the
-# cache, a padded stock budget plan in transformers, 7B-shape fit time per layer; one archive,
-# convq.tar.gz). At most 8 files return.
+# (cost of adaptive fold and budget plans on the 7B shape; PLAN7B_MODES picks), attnbench (paged
+# attention kernel bandwidth), serve7b (the serving engine on Qwen2.5-7B shapes: GQA vs uniform MLA
+# vs a third-of-the-cache adaptive plan, bench throughput at equal GPU memory, batch-1 decode vs
+# transformers), convq (issue 17: conversion methods on the §13 protocol, bench convert with them
+# at half and a third of the cache, a padded stock budget plan in transformers, 7B-shape fit time
+# per layer; one archive, convq.tar.gz). At most 8 files return.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/yz_out}; mkdir -p "$OUT"
@@ -19,8 +21,9 @@ TP=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
 export LD_LIBRARY_PATH=$P/lib:${LD_LIBRARY_PATH:-}
 xz -dkf .gpu/data/qwen3_tokenizer.json.xz
 # Tests read ../shared; give them the carried copies under the same layout.
-mkdir -p ../shared/data/tokenizers ../shared/data/models/stories260K
+mkdir -p ../shared/data/tokenizers ../shared/data/models/stories260K ../shared/data/eval_general
 cp .gpu/data/qwen3_tokenizer.json.xz ../shared/data/tokenizers/
+[ -f .gpu/data/wikitext2_raw_test.txt ] && cp .gpu/data/wikitext2_raw_test.txt ../shared/data/eval_general/
 cp .gpu/data/stories260K.bin .gpu/data/tok512.model ../shared/data/models/stories260K/
 
 for stage in $STAGES; do
@@ -165,5 +168,30 @@ convert7b)
     --report "$OUT/convert7b.json" > "$OUT/convert7b.log" 2> "$OUT/convert7b.err"
   echo "rc $?"; tail -5 "$OUT/convert7b.log"; grep -E "Maximum resident|Elapsed" "$OUT/convert7b.err"
   build-cuda/youzhi info /tmp/q7b_mla | tail -4 ;;
+attnbench)
+  build-cuda/bench/bench_attention "$OUT/attention.json" | tee /tmp/attnbench.txt | tail -60 ;;
+serve7b)
+  TOK=.gpu/data/qwen3_tokenizer.json
+  CFG=tests/data/configs/qwen2.5-7b.json
+  [ -f /tmp/q7b/config.json ] || python3 tools/make_random_checkpoint.py $CFG /tmp/q7b $TOK &
+  [ -f /tmp/q7b_mla/config.json ] || python3 tools/make_random_mla_checkpoint.py $CFG /tmp/q7b_mla --ranks 512 --rope-dims 64 --tokenizer $TOK &
+  # A heterogeneous plan at a third of the GQA cache: r + d_r per layer cycles through
+  # 576, 288, 352, 256, 320, 384, 224 (mean 343 of 1024 elements).
+  R=512,256,320,192,256,320,192; D=64,32,32,64,64,64,32
+  [ -f /tmp/q7b_third/config.json ] || python3 tools/make_random_mla_checkpoint.py $CFG /tmp/q7b_third \
+    --ranks $R,$R,$R,$R --rope-dims $D,$D,$D,$D --tokenizer $TOK &
+  wait
+  U=${SERVE_UTIL:-0.3}; IN=${SERVE_IN:-512}; OUTL=${SERVE_OUT:-256}; N=${SERVE_N:-1800}
+  for m in q7b q7b_mla q7b_third; do
+    timeout ${SERVE_TIMEOUT:-200} build-cuda/youzhi bench throughput /tmp/$m --device cuda --input-len $IN --output-len $OUTL \
+      --num-prompts $N --gpu-memory-utilization $U --json --out "$OUT/throughput_$m.json" > /tmp/tp_$m.log 2>&1 \
+      || { echo "throughput $m FAILED"; tail -5 /tmp/tp_$m.log; }
+  done
+  build-cuda/youzhi bench throughput /tmp/q7b_mla --device cuda --input-len 128 --output-len 256 \
+    --num-prompts 1 --json --out /tmp/b1_mla.json > /dev/null 2>&1
+  build-cuda/youzhi bench throughput /tmp/q7b --device cuda --input-len 128 --output-len 256 \
+    --num-prompts 1 --json --out /tmp/b1_gqa.json > /dev/null 2>&1
+  python3 bench/decoder_hf.py /tmp/q7b cuda bfloat16 1 128 64 /tmp/b1_hf.json
+  python3 bench/combine_serve_bench.py "$OUT" /tmp/b1_gqa.json /tmp/b1_mla.json /tmp/b1_hf.json ;;
 esac
 done

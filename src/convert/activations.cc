@@ -17,7 +17,6 @@ ActivationStream::ActivationStream(const torch::Tensor& ids, const RopeConfig& r
   for (int64_t d : dims)
     if (!ctx_.cos_sin.count(d))
       ctx_.cos_sin[d] = rotary_cos_sin(rotary_tables(rope, d, max_positions), positions, dtype);
-  ctx_.mask = causal_mask(T, T, 0, device);
 }
 
 void ActivationStream::embed(const torch::Tensor& w) {

@@ -20,7 +20,7 @@ class ActivationStream {
   ActivationStream(const torch::Tensor& ids, const RopeConfig& rope, int64_t max_positions,
                    const std::vector<int64_t>& rotary_dims, torch::Device device,
                    torch::ScalarType dtype);
-  static constexpr int64_t kTokensPerForward = 2048;  // attention scores stay small
+  static constexpr int64_t kTokensPerForward = 2048;  // bounds activation memory per forward
   void embed(const torch::Tensor& embed_weight);  // [vocab, hidden]: h = embedding rows
   // Calls fn with each batch's attention input of `layer` (after input_layernorm) [b, T, hidden].
   void observe(DecoderLayerImpl& layer, const std::function<void(const torch::Tensor&)>& fn);
@@ -30,7 +30,7 @@ class ActivationStream {
   torch::Tensor input(DecoderLayerImpl& layer, const torch::Tensor& idx) const;
   int64_t windows() const { return ids_.size(0); }
   int64_t batch() const { return batch_; }  // windows per forward (observe's batches)
-  const ForwardContext& context() const { return ctx_; }  // rotary tables and mask of [T]
+  const ForwardContext& context() const { return ctx_; }  // rotary tables of [T]
   // Σ −log p(token t | < t) over t = 1..T−1 of every window (float64), after the final norm and
   // the head [vocab, hidden].
   double nll_sum(RmsNormImpl& norm, const torch::Tensor& head_weight);

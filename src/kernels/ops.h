@@ -14,6 +14,16 @@ bool cuda_available();      // a CUDA device is usable
 int64_t device_peak_bytes(int device);
 void reset_device_peak(int device);
 
+// A CUDA device's memory as the serving engine's KV sizing needs it (vLLM's
+// determine_available_memory): free and total from the driver, and what the caching allocator
+// holds. All zero on CPU builds.
+struct DeviceMemory {
+  int64_t free = 0, total = 0;          // cudaMemGetInfo
+  int64_t torch_reserved = 0;           // caching allocator: reserved from the driver
+  int64_t torch_allocated = 0;          // caching allocator: in tensors now
+};
+DeviceMemory device_memory(int device);
+
 // x: [..., cols] float32 or bfloat16; weight: [cols] of the same dtype and device.
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
 // The libtorch reference the kernel is tested against (transformers' LlamaRMSNorm.forward).

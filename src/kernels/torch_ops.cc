@@ -45,6 +45,23 @@ void reset_device_peak(int device) {
 #endif
 }
 
+DeviceMemory device_memory(int device) {
+  DeviceMemory m;
+#ifdef YZ_WITH_CUDA
+  namespace alloc = c10::cuda::CUDACachingAllocator;
+  (void)at::empty({1}, at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(device)));  // lazy init
+  size_t free = 0, total = 0;
+  YZ_CHECK(cudaMemGetInfo(&free, &total) == cudaSuccess, "cudaMemGetInfo failed");
+  m.free = static_cast<int64_t>(free), m.total = static_cast<int64_t>(total);
+  const auto stats = alloc::getDeviceStats(static_cast<c10::DeviceIndex>(device));
+  m.torch_reserved = stats.reserved_bytes[0].current;
+  m.torch_allocated = stats.allocated_bytes[0].current;
+#else
+  (void)device;
+#endif
+  return m;
+}
+
 at::Tensor rms_norm_reference(const at::Tensor& x, const at::Tensor& weight, double eps) {
   at::Tensor h = x.to(at::kFloat);
   h = h * at::rsqrt(h.pow(2).mean(-1, /*keepdim=*/true) + eps);

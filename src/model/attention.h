@@ -10,17 +10,20 @@
 #include "model/config.h"
 #include "model/kv_cache.h"
 #include "model/layers.h"
+#include "model/paged_kv_cache.h"
 #include "model/rope.h"
 
 namespace yz {
 
 // What every attention layer of one forward call shares: cos/sin per rotary width for the
-// positions being computed, the causal mask, and the cache (optional).
+// positions being computed and the cache. Attention is causal: the T new tokens follow the
+// tokens already cached. With `paged` (the serving engine) the batch is B = 1 and its T tokens
+// are the new tokens of every scheduled sequence, laid out as paged->seqs says.
 struct ForwardContext {
   std::map<int64_t, std::pair<torch::Tensor, torch::Tensor>> cos_sin;  // dim -> [T, dim] each
-  torch::Tensor mask;   // [T, start + T] additive, undefined when T == 1
   KvCache* cache = nullptr;
-  int64_t start = 0;    // position of the first new token
+  int64_t start = 0;    // position of the first new token (contiguous cache)
+  const PagedBatch* paged = nullptr;
 };
 
 // MLA attention form: explicit expands k_nope and v from the latent (prefill, training);

@@ -59,7 +59,6 @@ torch::Tensor CausalLmImpl::forward(const torch::Tensor& ids, KvCache* cache,
   auto positions = torch::arange(ctx.start, ctx.start + T, torch::dtype(torch::kLong).device(ids.device()));
   for (const auto& [dim, tables] : rotary)
     ctx.cos_sin[dim] = rotary_cos_sin(tables, positions, h.scalar_type());
-  if (T > 1) ctx.mask = causal_mask(T, ctx.start + T, ctx.start, ids.device());
   int64_t index = 0;
   for (const auto& layer : *model->layers) {
     const int64_t l = index++;
@@ -69,6 +68,18 @@ torch::Tensor CausalLmImpl::forward(const torch::Tensor& ids, KvCache* cache,
   }
   if (cache) cache->advance(T);
   h = model->norm(h);
+  return lm_head ? lm_head(h) : torch::nn::functional::linear(h, model->embed_tokens->weight);
+}
+
+torch::Tensor CausalLmImpl::forward_paged(const torch::Tensor& ids, const torch::Tensor& positions,
+                                          const PagedBatch& batch, const torch::Tensor& logit_rows) {
+  ForwardContext ctx;
+  ctx.paged = &batch;
+  torch::Tensor h = model->embed_tokens(ids.unsqueeze(0));  // [1, N, hidden]
+  for (const auto& [dim, tables] : rotary)
+    ctx.cos_sin[dim] = rotary_cos_sin(tables, positions, h.scalar_type());
+  for (const auto& layer : *model->layers) h = layer->as<DecoderLayerImpl>()->forward(h, ctx);
+  h = model->norm(h[0].index_select(0, logit_rows));  // [S, hidden]: only rows that sample
   return lm_head ? lm_head(h) : torch::nn::functional::linear(h, model->embed_tokens->weight);
 }
 

@@ -46,6 +46,11 @@ struct CausalLmImpl : torch::nn::Module {
   // appended; without one they are positions 0..T-1. Returns logits [B, T, vocab].
   torch::Tensor forward(const torch::Tensor& ids, KvCache* cache = nullptr,
                         const LayerObserver& observer = nullptr);
+  // One serving-engine step over the paged cache: ids [N] int64 (the new tokens of every
+  // scheduled sequence, as batch.seqs lays them out), positions [N] int64, logit_rows [S] int64
+  // (the tokens whose next-token logits are wanted). Returns logits [S, vocab].
+  torch::Tensor forward_paged(const torch::Tensor& ids, const torch::Tensor& positions,
+                              const PagedBatch& batch, const torch::Tensor& logit_rows);
   KvCache new_cache(int64_t batch, int64_t capacity) const;
   void set_mla_path(MlaPath path);  // no-op for GQA models
 

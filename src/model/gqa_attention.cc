@@ -1,7 +1,7 @@
 // Grouped-query attention, as transformers' LlamaAttention.forward (Qwen2/Mistral identical up to
 // biases): project, rotate (neox), cache, repeat KV heads over their query group, attend, o_proj.
 #include "model/attention.h"
-#include "util/torch_compat.h"
+#include "kernels/attention.h"
 
 namespace yz {
 
@@ -30,12 +30,19 @@ torch::Tensor GqaAttentionImpl::head_outputs(const torch::Tensor& x, const Forwa
   const auto& [cos, sin] = ctx.cos_sin.at(head_dim);
   q = apply_rotary(q, cos, sin);
   k = apply_rotary(k, cos, sin);
-  if (ctx.cache != nullptr) std::tie(k, v) = ctx.cache->store_kv(layer, k, v);
-  // repeat_kv: query head h reads KV head h / (H/G).
-  const int64_t group = heads / kv_heads, S = k.size(2);
-  k = k.unsqueeze(2).expand({B, kv_heads, group, S, head_dim}).reshape({B, heads, S, head_dim});
-  v = v.unsqueeze(2).expand({B, kv_heads, group, S, head_dim}).reshape({B, heads, S, head_dim});
-  return attention(q, k, v, ctx.mask, scale);                                        // [B,H,T,D]
+  torch::Tensor out;  // [B,H,T,D]
+  if (ctx.paged != nullptr) {  // engine step: B = 1, T = the new tokens of every sequence
+    const PagedKvCache& cache = *ctx.paged->cache;
+    kernels::cache_write(k[0].transpose(0, 1), cache.keys(layer), ctx.paged->slot_mapping);
+    kernels::cache_write(v[0].transpose(0, 1), cache.values(layer), ctx.paged->slot_mapping);
+    out = kernels::paged_attention(q[0], cache.keys(layer), cache.values(layer), ctx.paged->seqs,
+                                   scale).unsqueeze(0);
+  } else {
+    if (ctx.cache != nullptr) std::tie(k, v) = ctx.cache->store_kv(layer, k, v);
+    // Query head h reads KV head h / (H/G) (repeat_kv) inside the kernel.
+    out = kernels::causal_attention(q, k, v, scale);
+  }
+  return out;
 }
 
 }  // namespace yz

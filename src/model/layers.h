@@ -35,7 +35,4 @@ struct MlpImpl : torch::nn::Module {
 };
 TORCH_MODULE(Mlp);
 
-// Additive causal mask [Tq, Tk] for queries at positions start..start+Tq-1 over keys 0..Tk-1.
-torch::Tensor causal_mask(int64_t tq, int64_t tk, int64_t start, const torch::Device& device);
-
 }  // namespace yz

@@ -2,7 +2,7 @@
 // the absorbed form that attends over the cached [c ‖ k_pe] rows as one shared head
 // (mla_conversion.md §6; vLLM's forward_mqa).
 #include "model/attention.h"
-#include "util/torch_compat.h"
+#include "kernels/attention.h"
 
 namespace yz {
 
@@ -64,13 +64,12 @@ MlaAttentionImpl::Projected MlaAttentionImpl::project(const torch::Tensor& x,
 }
 
 torch::Tensor MlaAttentionImpl::latent_attention(const Projected& p, const ForwardContext& ctx) {
-  const int64_t B = p.rows.size(0), S = p.rows.size(1);
   // kv_b_proj.weight [H·(nope+v), r] viewed per head: W_UK [H, nope, r].
   torch::Tensor w_uk = kv_b_proj->weight.view({heads, nope + v_dim, rank}).narrow(1, 0, nope);
   torch::Tensor q_lat = torch::einsum("bhtn,hnr->bhtr", {p.q_nope, w_uk});  // [B,H,T,r]
-  torch::Tensor keys = p.rows.unsqueeze(1).expand({B, heads, S, rank + rope_dim});
-  torch::Tensor values = p.rows.narrow(-1, 0, rank).unsqueeze(1).expand({B, heads, S, rank});
-  return attention(torch::cat({q_lat, p.q_pe}, -1), keys, values, ctx.mask, scale);
+  // One shared KV head (MQA): keys [B,1,S,r+d_r], values c [B,1,S,r].
+  return kernels::causal_attention(torch::cat({q_lat, p.q_pe}, -1), p.rows.unsqueeze(1),
+                                   p.rows.narrow(-1, 0, rank).unsqueeze(1), scale);
 }
 
 torch::Tensor MlaAttentionImpl::latent_outputs(const torch::Tensor& x, const ForwardContext& ctx) {
@@ -79,16 +78,29 @@ torch::Tensor MlaAttentionImpl::latent_outputs(const torch::Tensor& x, const For
 
 torch::Tensor MlaAttentionImpl::head_outputs(const torch::Tensor& x, const ForwardContext& ctx) {
   const Projected p = project(x, ctx, /*use_cache=*/true);
-  const int64_t B = p.rows.size(0), S = p.rows.size(1);
+  // kv_b_proj.weight [H·(nope+v), r] viewed per head: W_UK [H, nope, r], W_UV [H, v, r].
   torch::Tensor w = kv_b_proj->weight.view({heads, nope + v_dim, rank});
-  if (path == MlaPath::kAbsorbed)  // W_UV [H, v, r] after attention over the cached rows
-    return torch::einsum("bhtr,hvr->bhtv", {latent_attention(p, ctx), w.narrow(1, nope, v_dim)});
-  torch::Tensor c_all = p.rows.narrow(-1, 0, rank);                       // [B,S,r]
+  torch::Tensor w_uv = w.narrow(1, nope, v_dim);
+  if (ctx.paged != nullptr) {
+    // Engine step (B = 1): the latent rows go to the paged cache and attention runs absorbed,
+    // every query head over the shared [c ‖ k_pe] rows (keys) and c (values).
+    const PagedKvCache& cache = *ctx.paged->cache;
+    kernels::cache_write(p.rows[0].unsqueeze(1), cache.keys(layer), ctx.paged->slot_mapping);
+    torch::Tensor q_lat = torch::einsum("bhtn,hnr->bhtr", {p.q_nope, w.narrow(1, 0, nope)});
+    torch::Tensor o_lat = kernels::paged_attention(torch::cat({q_lat, p.q_pe}, -1)[0],
+                                                   cache.keys(layer), cache.values(layer),
+                                                   ctx.paged->seqs, scale);  // [H,T,r]
+    return torch::einsum("htr,hvr->htv", {o_lat, w_uv}).unsqueeze(0);
+  }
+  if (path == MlaPath::kAbsorbed)  // W_UV after attention over the cached rows
+    return torch::einsum("bhtr,hvr->bhtv", {latent_attention(p, ctx), w_uv});
+  const int64_t B = p.rows.size(0), S = p.rows.size(1);
+  torch::Tensor c_all = p.rows.narrow(-1, 0, rank);                         // [B,S,r]
   torch::Tensor k_pe_all = p.rows.narrow(-1, rank, rope_dim).unsqueeze(1);  // [B,1,S,d_r]
   torch::Tensor kvb = kv_b_proj(c_all).view({B, S, heads, nope + v_dim}).transpose(1, 2);
   torch::Tensor k_nope = kvb.narrow(-1, 0, nope), v = kvb.narrow(-1, nope, v_dim);
   torch::Tensor k = torch::cat({k_nope, k_pe_all.expand({B, heads, S, rope_dim})}, -1);
-  return attention(torch::cat({p.q_nope, p.q_pe}, -1), k, v, ctx.mask, scale);  // [B,H,T,v]
+  return kernels::causal_attention(torch::cat({p.q_nope, p.q_pe}, -1), k, v, scale);  // [B,H,T,v]
 }
 
 }  // namespace yz

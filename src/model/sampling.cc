@@ -17,6 +17,8 @@ Sampler::Sampler(const SamplingParams& params) : params_(params), rng_(params.se
   YZ_CHECK(params.top_k >= 0, "top_k must be >= 0");
 }
 
+double Sampler::next_uniform() { return std::generate_canonical<double, 53>(rng_); }
+
 int32_t Sampler::next(const at::Tensor& logits) {
   at::Tensor l = logits.detach().to(at::kCPU, at::kDouble).contiguous();
   const double* v = l.data_ptr<double>();
@@ -43,7 +45,8 @@ int32_t Sampler::next(const at::Tensor& logits) {
     }
   }
   double total = std::accumulate(p.begin(), p.begin() + cut, 0.0);
-  double u = std::uniform_real_distribution<double>(0.0, total)(rng_);
+  // uniform_real_distribution(0, total) computes exactly this (libstdc++).
+  double u = next_uniform() * total;
   for (int64_t i = 0; i < cut; ++i) {
     u -= p[i];
     if (u < 0) return order[i];

@@ -21,6 +21,10 @@ class Sampler {
   explicit Sampler(const SamplingParams& params);
   // logits: [vocab] on any device and dtype.
   int32_t next(const at::Tensor& logits);
+  const SamplingParams& params() const { return params_; }
+  // The uniform draw in [0, 1) that next() scales by the kept probability mass: batched
+  // samplers on other devices draw it here so that a seed gives the same tokens everywhere.
+  double next_uniform();
 
  private:
   SamplingParams params_;

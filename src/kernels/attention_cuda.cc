@@ -1,0 +1,95 @@
+// CUDA attention bindings: tile lists, split-KV sizing and workspaces for paged_attention.cu,
+// parameters for cache_write.cu (see attention_cuda.h).
+#include "kernels/attention_cuda.h"
+
+#include <ATen/cuda/CUDAContext.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "util/error.h"
+
+namespace yz::kernels {
+
+namespace {
+
+// Tiles of up to kAttentionTileRows query rows per (sequence, KV head) and the split-KV layout.
+PagedLaunchPlan plan_launch(const AttentionParams& p, const PagedSeqs& seqs, const at::Device& device) {
+  const int64_t group = p.heads / p.kv_heads;
+  std::vector<AttentionTile> tiles;
+  int64_t max_keys = 0;
+  for (int64_t s = 0; s < p.seqs; ++s) {
+    const int64_t q_len = seqs.query_start_host[s + 1] - seqs.query_start_host[s];
+    max_keys = std::max<int64_t>(max_keys, seqs.kv_lens_host[s]);
+    for (int64_t g = 0; g < p.kv_heads; ++g)
+      for (int64_t r0 = 0; r0 < q_len * group; r0 += kAttentionTileRows)
+        tiles.push_back({static_cast<int32_t>(s), static_cast<int32_t>(g), static_cast<int32_t>(r0),
+                         static_cast<int32_t>(std::min<int64_t>(kAttentionTileRows, q_len * group - r0))});
+  }
+  PagedLaunchPlan plan;
+  plan.num_tiles = static_cast<int64_t>(tiles.size());
+  if (tiles.empty()) return plan;
+  // Split the keys when the tiles alone would leave SMs idle (FlashDecoding). A block per SM
+  // runs at a time: pick the split count whose waves × key tiles per block is smallest (each
+  // extra split costs a little: the combine pass and a prologue), splits of >= 256 keys.
+  const int64_t sms = at::cuda::getCurrentDeviceProperties()->multiProcessorCount;
+  double best = 1e300;
+  for (int64_t s = 1; s <= std::max<int64_t>(1, max_keys / 256); ++s) {
+    const int64_t waves = (plan.num_tiles * s + sms - 1) / sms;
+    const int64_t key_tiles = ((max_keys + s - 1) / s + 63) / 64;
+    const double cost = static_cast<double>(waves * key_tiles) * (1.0 + 0.02 * static_cast<double>(s - 1));
+    if (cost < best) best = cost, plan.splits = s;
+  }
+  plan.keys_per_split = ((max_keys + plan.splits - 1) / plan.splits + 63) / 64 * 64;
+  at::Tensor host = at::empty({static_cast<int64_t>(tiles.size() * sizeof(AttentionTile))},
+                              at::TensorOptions().dtype(at::kByte));
+  std::memcpy(host.data_ptr(), tiles.data(), tiles.size() * sizeof(AttentionTile));
+  plan.tiles = host.to(device);
+  return plan;
+}
+
+}  // namespace
+
+void paged_attention_cuda(const AttentionParams& p, const PagedSeqs& seqs, const at::Tensor& o) {
+  auto key = std::make_pair(p.heads, p.kv_heads);
+  auto it = seqs.cuda_plans->find(key);
+  if (it == seqs.cuda_plans->end()) it = seqs.cuda_plans->emplace(key, plan_launch(p, seqs, o.device())).first;
+  const PagedLaunchPlan& plan = it->second;
+  if (plan.num_tiles == 0) return;
+  PagedLaunch L{};
+  L.tiles = reinterpret_cast<const AttentionTile*>(plan.tiles.data_ptr());
+  L.num_tiles = static_cast<int32_t>(plan.num_tiles);
+  L.splits = static_cast<int32_t>(plan.splits);
+  L.keys_per_split = static_cast<int32_t>(plan.keys_per_split);
+  L.total_tokens = o.size(1);
+  at::Tensor part_o, part_lse;
+  if (plan.splits > 1) {
+    auto f32 = at::TensorOptions().dtype(at::kFloat).device(o.device());
+    part_o = at::empty({plan.splits, o.size(1), p.heads, p.dv}, f32);
+    part_lse = at::empty({plan.splits, o.size(1), p.heads}, f32);
+    L.part_o = part_o.data_ptr<float>();
+    L.part_lse = part_lse.data_ptr<float>();
+  }
+  paged_attention_launch(p, L, at::cuda::getCurrentCUDAStream().stream());
+  const cudaError_t err = cudaGetLastError();
+  YZ_CHECK(err == cudaSuccess, "paged_attention: CUDA launch failed: ", cudaGetErrorString(err));
+}
+
+void cache_write_cuda(const at::Tensor& rows, const at::Tensor& cache, const at::Tensor& slot_mapping) {
+  YZ_CHECK(rows.stride(-1) == 1 && cache.stride(-1) == 1, "cache_write: last dims must be contiguous");
+  at::Tensor slots = slot_mapping.contiguous();
+  CacheWriteParams p{};
+  p.rows = rows.data_ptr();
+  p.row_tok_stride = rows.stride(0), p.row_head_stride = rows.stride(1);
+  p.cache = cache.data_ptr();
+  p.block_stride = cache.stride(0), p.head_stride = cache.stride(1), p.row_stride = cache.stride(2);
+  p.slots = slots.data_ptr<int64_t>();
+  p.n = rows.size(0), p.heads = rows.size(1), p.dim = rows.size(2), p.block_size = cache.size(2);
+  p.elem_bytes = static_cast<int>(cache.element_size());
+  cache_write_launch(p, at::cuda::getCurrentCUDAStream().stream());
+  const cudaError_t err = cudaGetLastError();
+  YZ_CHECK(err == cudaSuccess, "cache_write: CUDA launch failed: ", cudaGetErrorString(err));
+}
+
+}  // namespace yz::kernels
