@@ -11,6 +11,7 @@
 
 #include "convert/converter.h"
 #include "eval/perplexity.h"
+#include "convert_test_util.h"
 #include "test_util.h"
 #include "util/error.h"
 #include "util/json_file.h"
@@ -18,15 +19,10 @@
 namespace yz {
 namespace {
 
-fs::path tiny(const std::string& name) { return test::data_dir() / "decoder" / "tiny_models" / name; }
+using test::tiny;
+using test::logits;
+using test::max_diff;
 
-torch::Tensor logits(CausalLm& lm, const torch::Tensor& ids) {
-  torch::NoGradGuard g;
-  return lm->forward(ids).to(torch::kDouble);
-}
-double max_diff(const torch::Tensor& a, const torch::Tensor& b) {
-  return (a - b).abs().max().item<double>();
-}
 std::vector<int32_t> flat(const torch::Tensor& ids) {
   torch::Tensor f = ids.reshape({-1}).to(torch::kInt);
   return std::vector<int32_t>(f.data_ptr<int32_t>(), f.data_ptr<int32_t>() + f.numel());

@@ -10,6 +10,7 @@
 #include "convert/converter.h"
 #include "convert/refit.h"
 #include "model/hf_names.h"
+#include "convert_test_util.h"
 #include "test_util.h"
 #include "util/error.h"
 #include "util/json_file.h"
@@ -20,13 +21,9 @@
 namespace yz {
 namespace {
 
-fs::path tiny(const std::string& name) { return test::data_dir() / "decoder" / "tiny_models" / name; }
-
-torch::Tensor logits(CausalLm& lm, const torch::Tensor& ids) {
-  torch::NoGradGuard g;
-  return lm->forward(ids).to(torch::kDouble);
-}
-double max_diff(const torch::Tensor& a, const torch::Tensor& b) { return (a - b).abs().max().item<double>(); }
+using test::tiny;
+using test::logits;
+using test::max_diff;
 
 FitOptions fit_of(Factorization f, bool refit, int64_t steps, FitInputs in = FitInputs::kOriginal) {
   FitOptions o;

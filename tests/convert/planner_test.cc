@@ -9,6 +9,7 @@
 #include <random>
 
 #include "convert/planner.h"
+#include "convert_test_util.h"
 #include "test_util.h"
 #include "util/error.h"
 #include "util/json_file.h"
@@ -16,7 +17,7 @@
 namespace yz {
 namespace {
 
-fs::path tiny(const std::string& name) { return test::data_dir() / "decoder" / "tiny_models" / name; }
+using test::tiny;
 
 TEST(Knapsack, MatchesEnumerationAndRespectsTheBudget) {
   std::mt19937 rng(5);
@@ -149,8 +150,6 @@ TEST(Planner, ProfilesAreSingleLayerChangesOfTheBestUniformPlan) {
   fit.refit = true;
   expect_profiles_are_single_layer_changes(fit);
 }
-
-
 
 TEST(Planner, BudgetPlanStaysWithinTheBudgetConvertsAndCaches) {
   PlanSetup s = setup("qwen25");  // D = 8, G = 2: 32 cached per layer; biases
