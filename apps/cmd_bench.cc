@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "apps/commands.h"
+#include "apps/fit_flags.h"
 #include "convert/bench_convert.h"
 #include "model/causal_lm.h"
 #include "util/error.h"
@@ -13,11 +14,14 @@ Command add_bench(CLI::App& app) {
   app.require_subcommand(1);
   CLI::App* conv = app.add_subcommand(
       "convert", "At one KV budget: original, TransMLA default, best uniform fold, adaptive fold, "
-                 "adaptive budget; ppl, ΔPPL and R over seeds");
+                 "adaptive budget and, with a method (--factorization, --refit, --local-steps), the "
+                 "best uniform fold with each of its stages and the budget plan with all; ppl, "
+                 "ΔPPL and R over seeds");
   struct Opts {
     ConvertBenchRequest req;
     std::string model, out, device = "cpu";
     bool overwrite = false;
+    FitFlags fit;
   };
   auto o = std::make_shared<Opts>();
   conv->add_option("--model", o->model, "GQA model directory")->required();
@@ -40,6 +44,7 @@ Command add_bench(CLI::App& app) {
   conv->add_option("--device", o->device, "cpu or cuda[:N]");
   conv->add_option("--out", o->out, "RESULTS.json (RESULTS.md and RESULTS.svg beside it)")->required();
   conv->add_flag("--overwrite", o->overwrite, "Replace existing result files");
+  add_fit_flags(*conv, o->fit);
   Command throughput = add_bench_throughput(app);
   return [o, conv, throughput]() {
     if (!conv->parsed()) return throughput();
@@ -49,6 +54,8 @@ Command add_bench(CLI::App& app) {
     r.model = o->model;
     r.out = o->out;
     r.device = parse_device(o->device);
+    r.fit = fit_options(o->fit);
+    r.plan_local_steps = plan_local_steps(o->fit);
     nlohmann::ordered_json res = run_convert_bench(r);
     std::printf("%s", bench_markdown(res).c_str());
     std::printf("wrote %s (+ .md, .svg)\n", o->out.c_str());

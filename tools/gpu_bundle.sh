@@ -3,7 +3,8 @@
 # transformers and tokenizers but none of our Debian build dependencies and no network:
 #   .gpu/prefix/  headers, shared libraries and CMake configs of nlohmann-json, CLI11, PCRE2,
 #                 utf8proc, liblzma, plus GoogleTest's sources
-#   .gpu/data/    the shared inputs the GPU scripts read (tokenizers, 10 MB corpus slice, ...)
+#   .gpu/data/    the shared inputs the GPU scripts read (tokenizers, 10 MB corpus slice, the
+#                 mla_conversion.md §13 protocol's calibration, selection and evaluation texts)
 # Carry it with the run: carry=[".gpu"]. Size stays well under the 64 MiB limit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,8 +31,23 @@ tar -C "$SHARED/data" -cJf .gpu/data/eval_data.tar.xz fin_eval/cfa fin_eval/cflu
   fin_eval/financeiq_zh fin_eval/fineval_zh fin_eval/finlora \
   fin_eval/financial_phrasebank_v1.0/Sentences_50Agree.txt
 # Training (bench/run_heal.sh): the corpus the in-house model was pretrained on, and the README's
-# perplexity slices (first 400k characters of wikitext-2 with LF line ends, of the held-out SEC).
+# perplexity slices.
 cp "$SHARED/data/corpus/pretrain.txt.xz" .gpu/data/
-tr -d '\r' < "$SHARED/data/eval_general/wikitext2_raw_test.txt" | head -c 400000 | xz > .gpu/data/wiki400k_lf.txt.xz
-xz -dc "$SHARED/data/corpus/fin_heldout_sec.txt.xz" | head -c 400000 | xz > .gpu/data/sec400k.txt.xz
+# The §13 protocol (README "Conversion check"): calibration = pretrain.txt characters 30M–32M;
+# selection = characters 40.0M–40.5M plus the first 500k characters of fin_domain.txt (unseen
+# financial text); evaluation = the first 400k characters of wikitext-2 test (CRLF -> LF) and of
+# the held-out SEC filings.
+python3 - "$SHARED/data" .gpu/data <<'PY'
+import lzma, sys
+src, out = sys.argv[1], sys.argv[2]
+pre = lzma.open(f"{src}/corpus/pretrain.txt.xz", "rt", encoding="utf-8").read()
+fin = lzma.open(f"{src}/corpus/fin_domain.txt.xz", "rt", encoding="utf-8").read(600_000)
+sec = lzma.open(f"{src}/corpus/fin_heldout_sec.txt.xz", "rt", encoding="utf-8").read(500_000)
+wiki = open(f"{src}/eval_general/wikitext2_raw_test.txt", encoding="utf-8", newline="").read()
+texts = {"calib_2m": pre[30_000_000:32_000_000], "select_1m": pre[40_000_000:40_500_000] + fin[:500_000],
+         "wiki400k_lf": wiki[:400_000].replace("\r\n", "\n"), "sec400k": sec[:400_000]}
+for name, text in texts.items():
+    with lzma.open(f"{out}/{name}.txt.xz", "wt", encoding="utf-8", preset=1) as f:
+        f.write(text)
+PY
 du -sh .gpu

@@ -15,7 +15,10 @@
 # vs a third-of-the-cache adaptive plan, bench throughput at equal GPU memory, batch-1 decode vs
 # transformers), evalgold (`youzhi eval` log-likelihood goldens from transformers:
 # tests/data/eval/loglik_goldens.json), evalbench (`youzhi eval` vs transformers requests/s,
-# bench/run_eval_bench.sh). At most 8 files return.
+# bench/run_eval_bench.sh), trainbench / heal / dp2 (training throughput, healing table, 2-GPU
+# data parallel), convq (issue 17: conversion methods on the §13 protocol, bench convert with them
+# at half and a third of the cache, a padded stock budget plan in transformers, 7B-shape fit time
+# per layer; one archive, convq.tar.gz). At most 8 files return.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/yz_out}; mkdir -p "$OUT"
@@ -97,6 +100,82 @@ plan7b)
       --select-samples 2 --select-len 2048 --report "$OUT/plan7b_$mode.json" > /dev/null 2> /tmp/plan7b_$mode.err || tail -5 /tmp/plan7b_$mode.err
     python3 -c "import json; r=json.load(open('$OUT/plan7b_$mode.json')); a=r['adaptive']; print('$mode', a['cost'], a['phase_s'], 'plan s', a['wall_s'], 'convert s', r['phases']['convert']['wall_s'])"
   done ;;
+convq)
+  # Issue 17 (README "Conversion quality at low budgets"). CONVQ_STEPS local steps (300),
+  # CONVQ_SEEDS (3), CONVQ_PARTS picks sections: u13 bench stock 7b (default all; `7b` alone is
+  # the 7B-shape fit cost, about 3 minutes with the build cached).
+  [ -x build-cuda/youzhi ] || { cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DYZ_WITH_CUDA=ON \
+    -DCMAKE_PREFIX_PATH="$TP;$P" -DYZ_GTEST_SOURCE_DIR=$P/googletest -DYZ_BUILD_FUZZ=OFF > /tmp/cmake.log 2>&1 &&
+    cmake --build build-cuda -j16 --target youzhi > /tmp/build.log 2>&1 || { tail -30 /tmp/build.log; exit 1; }; }
+  for f in calib_2m select_1m wiki400k_lf sec400k; do xz -dkf .gpu/data/$f.txt.xz; done
+  D=.gpu/data; Q=/tmp/convq; mkdir -p $Q; STEPS=${CONVQ_STEPS:-300}; M=models/yz-qwen2-gqa-16m
+  PROTO="--calib $D/calib_2m.txt --calib-samples 128 --calib-len 256 --eval-file $D/wiki400k_lf.txt --eval-file $D/sec400k.txt --eval-ctx 1024 --eval-chunks 32 --device cuda"
+  PARTS=${CONVQ_PARTS:-u13 bench stock 7b}
+  if [[ " $PARTS " == *" u13 "* ]]; then
+    # §13.1 / §13.2 and past them: uniform f = 2, d_r = 32, every method, a third and half of the cache.
+    for rank in 53 96; do
+      for m in "bkv|" "whitened|--factorization whitened" "refit|--factorization whitened --refit" \
+               "local|--factorization whitened --refit --local-steps $STEPS" \
+               "local_converted|--factorization whitened --refit --local-steps $STEPS --fit-inputs converted" \
+               "local_only|--factorization whitened --local-steps $STEPS"; do
+        # At half the cache only the main rows (the §13.2 comparison); every variant at a third.
+        [ $rank = 96 ] && [[ ${m%%|*} == local_* ]] && continue
+        SECONDS=0
+        build-cuda/youzhi convert --model $M --out $Q/m --overwrite --rope-dim 32 --kv-lora-rank $rank --freqfold 2 \
+          $PROTO --report $Q/u13_r${rank}_${m%%|*}.json --json ${m#*|} > /dev/null 2>> $Q/u13.err || echo "FAILED r$rank ${m%%|*}"
+        echo "u13 r$rank ${m%%|*}: ${SECONDS}s"
+      done
+    done
+    python3 - $Q <<'PY'
+import glob, json, sys
+for f in sorted(glob.glob(f"{sys.argv[1]}/u13_*.json")):
+    r = json.load(open(f)); p = r["ppl"]
+    fit = [l.get("fit", {}) for l in r["layers"]]
+    sec = sum(x.get("local", {}).get("seconds", 0) + x.get("refit", {}).get("seconds", 0) for x in fit)
+    print(f.split("/")[-1][4:-5].ljust(22), "wiki %.1f  sec %.2f" % tuple(p["final"][k] for k in ("wiki400k_lf.txt", "sec400k.txt")),
+          " partial_rope %.1f / %.2f" % tuple(p["partial_rope"][k] for k in ("wiki400k_lf.txt", "sec400k.txt")),
+          " fit s %.1f  convert s %.1f" % (sec, r["phases"]["convert"]["wall_s"]))
+PY
+  fi
+  if [[ " $PARTS " == *" bench "* ]]; then
+    for b in 0.5:half 0.333:third; do
+      SECONDS=0
+      build-cuda/youzhi bench convert --model $M --kv-budget ${b%%:*} --calib $D/calib_2m.txt \
+        --select $D/select_1m.txt --eval-file $D/wiki400k_lf.txt --eval-file $D/sec400k.txt \
+        --seeds ${CONVQ_SEEDS:-3} --calib-samples 128 --calib-len 256 --select-samples 16 --select-len 1024 \
+        --eval-ctx 1024 --eval-chunks 32 --device cuda --factorization whitened --refit \
+        --local-steps $STEPS --plan-local-steps 0 --out $Q/bench_convert_${b#*:}_fit.json --overwrite \
+        2> $Q/bench_${b#*:}.err | tail -12
+      echo "bench ${b#*:}: ${SECONDS}s"
+    done
+  fi
+  if [[ " $PARTS " == *" stock "* ]]; then
+    # A budget plan (per-layer d_r, r) exported for stock runtimes: padded to the widest layer.
+    build-cuda/youzhi convert --model $M --out $Q/stock_budget --overwrite --adaptive budget --kv-budget 0.333 \
+      --target stock --factorization whitened --refit --calib $D/calib_2m.txt --calib-samples 64 \
+      --select-samples 8 --select-len 1024 --eval-file $D/sec400k.txt --eval-chunks 8 --device cuda \
+      --report $Q/stock_budget.json > $Q/stock_budget.log 2>&1 || tail -5 $Q/stock_budget.log
+    grep -E "KV cache|padding" $Q/stock_budget.log
+    python3 tools/check_stock_export.py build-cuda/youzhi $Q/stock_budget 2>&1 | grep -v Warning | tee $Q/stock_check.txt
+    rm -rf $Q/stock_budget
+  fi
+  if [[ " $PARTS " == *" 7b "* ]]; then
+    # Fit cost per layer at the Qwen2.5-7B shape (random bf16 weights; 4 of its 28 layers).
+    python3 -c "import json; c=json.load(open('tests/data/configs/qwen2.5-7b.json')); c['num_hidden_layers']=4; json.dump(c, open('/tmp/q7b4.json','w'))"
+    [ -f /tmp/q7b4/config.json ] || python3 tools/make_random_checkpoint.py /tmp/q7b4.json /tmp/q7b4 .gpu/data/qwen3_tokenizer.json
+    xz -dc .gpu/data/pretrain_10mb.txt.xz > /tmp/calib10.txt
+    SECONDS=0
+    build-cuda/youzhi convert --model /tmp/q7b4 --out /tmp/q7b4_mla --overwrite --device cuda --rope-dim 64 \
+      --kv-lora-rank 320 --freqfold 4 --calib /tmp/calib10.txt --calib-samples 128 --calib-len 2048 \
+      --factorization whitened --refit --local-steps $STEPS --report $Q/fit7b_4layers.json > /dev/null 2> $Q/fit7b.err || tail -5 $Q/fit7b.err
+    echo "7b-shape 4 layers: ${SECONDS}s"
+    python3 -c "
+import json; r=json.load(open('$Q/fit7b_4layers.json'))
+for l in r['layers']: f=l['fit']; print('layer', l['layer'], 'refit s %.1f' % f['refit']['seconds'], 'local s %.1f' % f['local']['seconds'], 'err', round(f['error_factorized'],4), round(f['error_refit'],4), round(f['error_local'],4))
+print('breakdown', {k: round(v,1) for k, v in r['phases']['convert']['breakdown'].items()})"
+    rm -rf /tmp/q7b4_mla
+  fi
+  tar -C $Q --exclude=m -czf "$OUT/convq.tar.gz" . ;;
 convert7b)
   [ -f /tmp/q7b/config.json ] || python3 tools/make_random_checkpoint.py tests/data/configs/qwen2.5-7b.json /tmp/q7b .gpu/data/qwen3_tokenizer.json
   xz -dc .gpu/data/pretrain_10mb.txt.xz > /tmp/calib10.txt
