@@ -4,6 +4,7 @@
 
 #include "apps/commands.h"
 #include "apps/ids.h"
+#include "apps/stop_ids.h"
 #include "eval/perplexity.h"
 #include "model/causal_lm.h"
 #include "model/generation.h"
@@ -11,7 +12,6 @@
 #include "tokenizer/chat.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
-#include "util/json_file.h"
 #include "util/tensor.h"
 #include "util/text_file.h"
 
@@ -44,17 +44,9 @@ torch::Tensor row(const std::vector<int32_t>& ids, const torch::Device& device) 
 std::vector<int32_t> stop_ids(const CausalLm& lm, const fs::path& dir, const tok::Tokenizer& tk,
                               bool chat) {
   std::vector<int32_t> out(lm->config.eos_token_ids.begin(), lm->config.eos_token_ids.end());
-  if (fs::is_regular_file(dir / "generation_config.json")) {
-    nlohmann::json g = read_json_file(dir / "generation_config.json");
-    if (g.contains("eos_token_id")) {
-      const auto& e = g["eos_token_id"];
-      if (e.is_number_integer()) out.push_back(e.get<int32_t>());
-      if (e.is_array())
-        for (const auto& x : e) out.push_back(x.get<int32_t>());
-    }
-  }
+  for (int32_t id : generation_config_eos(dir)) out.push_back(id);
   if (chat)
-    if (auto id = tk.token_to_id("<|im_end|>")) out.push_back(*id);
+    for (int32_t id : chat_end_tokens(tk)) out.push_back(id);
   return out;
 }
 

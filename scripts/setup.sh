@@ -12,7 +12,8 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev libcpp-httplib-dev
   libpcre2-dev libutf8proc-dev liblzma-dev
   libgtest-dev libbenchmark-dev
-  clang libclang-rt-14-dev   # libFuzzer target of the safetensors header parser
+  clang libclang-rt-14-dev   # libFuzzer targets (safetensors header, server requests)
+  nodejs curl                # the server's tests: the OpenAI Node.js SDK (vendored), README curls
 )
 
 missing=()
