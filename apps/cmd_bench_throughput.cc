@@ -47,6 +47,7 @@ Command add_bench_throughput(CLI::App& bench) {
   app->add_option("--output-len", o->req.output_len, "Generated tokens per request");
   app->add_option("--num-prompts", o->req.num_prompts, "Requests");
   app->add_option("--seed", o->req.seed, "Seed of the random prompts and sampling");
+  app->add_option("--temperature", o->req.temperature, "Sampling temperature (default 0: greedy)");
   app->add_option("--max-model-len", o->engine.runner.max_model_len,
                   "Tokens per request at most (default input + output)");
   app->add_option("--gpu-memory-utilization", o->engine.runner.gpu_memory_utilization,

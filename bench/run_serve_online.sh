@@ -13,7 +13,7 @@ set -uo pipefail
 OUT_DIR=$1; shift
 YZ=${YZ:-build/youzhi}
 DEVICE=${SERVE_DEVICE:-cuda}
-UTIL=${SERVE_UTIL:-0.45}              # --gpu-memory-utilization (CUDA)
+UTIL=${SERVE_UTIL:-0.3}              # --gpu-memory-utilization (CUDA)
 KV_GIB=${SERVE_KV_GIB:-}              # --kv-cache-memory (CPU)
 IN=${SERVE_IN:-512}
 OUTL=${SERVE_OUT:-256}

@@ -30,5 +30,6 @@ cp -L /usr/lib/x86_64-linux-gnu/libssl.so.3 /usr/lib/x86_64-linux-gnu/libcrypto.
 cp -r /usr/src/googletest $P/googletest
 cp "$SHARED/data/tokenizers/qwen3_tokenizer.json.xz" .gpu/data/
 cp "$SHARED/data/models/stories260K/tok512.model" "$SHARED/data/models/stories260K/stories260K.bin" .gpu/data/
+cp "$SHARED/data/eval_general/wikitext2_raw_test.txt" .gpu/data/
 xz -dc "$SHARED/data/corpus/pretrain.txt.xz" | head -c 10500000 | xz -1 > .gpu/data/pretrain_10mb.txt.xz
 du -sh .gpu

@@ -23,8 +23,9 @@ export LD_LIBRARY_PATH=$P/lib:${LD_LIBRARY_PATH:-}
 ldconfig -p | grep -q 'libssl.so.3 ' || export LD_LIBRARY_PATH=$P/lib-ssl:$LD_LIBRARY_PATH
 xz -dkf .gpu/data/qwen3_tokenizer.json.xz
 # Tests read ../shared; give them the carried copies under the same layout.
-mkdir -p ../shared/data/tokenizers ../shared/data/models/stories260K
+mkdir -p ../shared/data/tokenizers ../shared/data/models/stories260K ../shared/data/eval_general
 cp .gpu/data/qwen3_tokenizer.json.xz ../shared/data/tokenizers/
+[ -f .gpu/data/wikitext2_raw_test.txt ] && cp .gpu/data/wikitext2_raw_test.txt ../shared/data/eval_general/
 cp .gpu/data/stories260K.bin .gpu/data/tok512.model ../shared/data/models/stories260K/
 
 # Random Qwen2.5-7B-shaped checkpoints (kept in /tmp across stages): GQA, uniform MLA (r 512,
@@ -32,11 +33,12 @@ cp .gpu/data/stories260K.bin .gpu/data/tok512.model ../shared/data/models/storie
 # 576, 288, 352, 256, 320, 384, 224 (mean 343 of 1024 elements).
 make_serve7b_models() {
   local TOK=.gpu/data/qwen3_tokenizer.json CFG=tests/data/configs/qwen2.5-7b.json
-  [ -f /tmp/q7b/config.json ] || python3 tools/make_random_checkpoint.py $CFG /tmp/q7b $TOK
-  [ -f /tmp/q7b_mla/config.json ] || python3 tools/make_random_mla_checkpoint.py $CFG /tmp/q7b_mla --ranks 512 --rope-dims 64 --tokenizer $TOK
+  [ -f /tmp/q7b/config.json ] || python3 tools/make_random_checkpoint.py $CFG /tmp/q7b $TOK &
+  [ -f /tmp/q7b_mla/config.json ] || python3 tools/make_random_mla_checkpoint.py $CFG /tmp/q7b_mla --ranks 512 --rope-dims 64 --tokenizer $TOK &
   local R=512,256,320,192,256,320,192 D=64,32,32,64,64,64,32
   [ -f /tmp/q7b_third/config.json ] || python3 tools/make_random_mla_checkpoint.py $CFG /tmp/q7b_third \
-    --ranks $R,$R,$R,$R --rope-dims $D,$D,$D,$D --tokenizer $TOK
+    --ranks $R,$R,$R,$R --rope-dims $D,$D,$D,$D --tokenizer $TOK &
+  wait
 }
 
 for stage in $STAGES; do
@@ -112,9 +114,9 @@ attnbench)
   build-cuda/bench/bench_attention "$OUT/attention.json" | tee /tmp/attnbench.txt | tail -60 ;;
 serve7b)
   make_serve7b_models
-  U=${SERVE_UTIL:-0.45}; IN=${SERVE_IN:-512}; OUTL=${SERVE_OUT:-256}; N=${SERVE_N:-3000}
+  U=${SERVE_UTIL:-0.3}; IN=${SERVE_IN:-512}; OUTL=${SERVE_OUT:-256}; N=${SERVE_N:-1800}
   for m in q7b q7b_mla q7b_third; do
-    build-cuda/youzhi bench throughput /tmp/$m --device cuda --input-len $IN --output-len $OUTL \
+    timeout ${SERVE_TIMEOUT:-200} build-cuda/youzhi bench throughput /tmp/$m --device cuda --input-len $IN --output-len $OUTL \
       --num-prompts $N --gpu-memory-utilization $U --json --out "$OUT/throughput_$m.json" > /tmp/tp_$m.log 2>&1 \
       || { echo "throughput $m FAILED"; tail -5 /tmp/tp_$m.log; }
   done

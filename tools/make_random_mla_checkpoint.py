@@ -54,10 +54,12 @@ def main():
                 "moe_layer_freq": 1, "num_nextn_predict_layers": 0, "torch_dtype": "bfloat16",
                 "youzhi": {"converted_from": src.get("model_type"), "target": "native", "random": True,
                            "kv_lora_rank": ranks, "qk_rope_head_dim": dims}})
-    g = torch.Generator().manual_seed(0)
+    # Draw on the GPU when there is one (a 7B checkpoint's samples take minutes on the CPU).
+    dev = "cuda" if torch.cuda.is_available() else "cpu"
+    g = torch.Generator(device=dev).manual_seed(0)
 
     def rnd(*shape):
-        return (torch.randn(*shape, generator=g) * 0.02).to(torch.bfloat16)
+        return (torch.randn(*shape, generator=g, device=dev) * 0.02).to(torch.bfloat16).cpu()
 
     os.makedirs(a.out, exist_ok=True)
     index, files, shard, size = {}, [], {}, 0

@@ -8,6 +8,8 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <vector>
 
 namespace yz::kernels {
@@ -23,6 +25,13 @@ at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::
 at::Tensor causal_attention_eager(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                   double scale);
 
+// How a CUDA launch splits one step's attention (attention_cuda.cc): the same for every layer
+// with the same query heads per KV head, so it is built once per step and reused.
+struct PagedLaunchPlan {
+  at::Tensor tiles;  // [num_tiles × sizeof(AttentionTile)] bytes on the device
+  int64_t num_tiles = 0, splits = 1, keys_per_split = 0;
+};
+
 // The sequences of one serving step over a paged cache. Device tensors for the kernels, host
 // copies for partitioning the work.
 struct PagedSeqs {
@@ -31,6 +40,9 @@ struct PagedSeqs {
   at::Tensor query_start;   // [S + 1] int32: sequence s owns query rows [qs[s], qs[s+1])
   std::vector<int32_t> kv_lens_host, query_start_host;
   int64_t max_kv_len = 0, max_q_len = 0;
+  // CUDA launch plans by (query heads, KV heads), filled on first use in this step.
+  std::shared_ptr<std::map<std::pair<int64_t, int64_t>, PagedLaunchPlan>> cuda_plans =
+      std::make_shared<std::map<std::pair<int64_t, int64_t>, PagedLaunchPlan>>();
 };
 
 // Causal attention of a step's new tokens over the paged cache. q [Hq, N, Dk] (N = all new

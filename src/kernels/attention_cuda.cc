@@ -12,8 +12,10 @@
 
 namespace yz::kernels {
 
-void paged_attention_cuda(const AttentionParams& p_in, const PagedSeqs& seqs, const at::Tensor& o) {
-  AttentionParams p = p_in;
+namespace {
+
+// Tiles of up to kAttentionTileRows query rows per (sequence, KV head) and the split-KV layout.
+PagedLaunchPlan plan_launch(const AttentionParams& p, const PagedSeqs& seqs, const at::Device& device) {
   const int64_t group = p.heads / p.kv_heads;
   std::vector<AttentionTile> tiles;
   int64_t max_keys = 0;
@@ -25,29 +27,47 @@ void paged_attention_cuda(const AttentionParams& p_in, const PagedSeqs& seqs, co
         tiles.push_back({static_cast<int32_t>(s), static_cast<int32_t>(g), static_cast<int32_t>(r0),
                          static_cast<int32_t>(std::min<int64_t>(kAttentionTileRows, q_len * group - r0))});
   }
-  if (tiles.empty()) return;
-  // Split the keys when the tiles alone would leave SMs idle (FlashDecoding): aim at two
-  // blocks per SM, never splits shorter than 256 keys.
-  const int sms = at::cuda::getCurrentDeviceProperties()->multiProcessorCount;
-  const int64_t want = (2 * sms + static_cast<int64_t>(tiles.size()) - 1) / static_cast<int64_t>(tiles.size());
-  const int64_t splits = std::max<int64_t>(1, std::min<int64_t>(want, max_keys / 256));
-  int64_t per_split = (max_keys + splits - 1) / splits;
-  per_split = (per_split + 63) / 64 * 64;
+  PagedLaunchPlan plan;
+  plan.num_tiles = static_cast<int64_t>(tiles.size());
+  if (tiles.empty()) return plan;
+  // Split the keys when the tiles alone would leave SMs idle (FlashDecoding). A block per SM
+  // runs at a time: pick the split count whose waves × key tiles per block is smallest (each
+  // extra split costs a little: the combine pass and a prologue), splits of >= 256 keys.
+  const int64_t sms = at::cuda::getCurrentDeviceProperties()->multiProcessorCount;
+  double best = 1e300;
+  for (int64_t s = 1; s <= std::max<int64_t>(1, max_keys / 256); ++s) {
+    const int64_t waves = (plan.num_tiles * s + sms - 1) / sms;
+    const int64_t key_tiles = ((max_keys + s - 1) / s + 63) / 64;
+    const double cost = static_cast<double>(waves * key_tiles) * (1.0 + 0.02 * static_cast<double>(s - 1));
+    if (cost < best) best = cost, plan.splits = s;
+  }
+  plan.keys_per_split = ((max_keys + plan.splits - 1) / plan.splits + 63) / 64 * 64;
+  at::Tensor host = at::empty({static_cast<int64_t>(tiles.size() * sizeof(AttentionTile))},
+                              at::TensorOptions().dtype(at::kByte));
+  std::memcpy(host.data_ptr(), tiles.data(), tiles.size() * sizeof(AttentionTile));
+  plan.tiles = host.to(device);
+  return plan;
+}
+
+}  // namespace
+
+void paged_attention_cuda(const AttentionParams& p, const PagedSeqs& seqs, const at::Tensor& o) {
+  auto key = std::make_pair(p.heads, p.kv_heads);
+  auto it = seqs.cuda_plans->find(key);
+  if (it == seqs.cuda_plans->end()) it = seqs.cuda_plans->emplace(key, plan_launch(p, seqs, o.device())).first;
+  const PagedLaunchPlan& plan = it->second;
+  if (plan.num_tiles == 0) return;
   PagedLaunch L{};
-  at::Tensor tiles_dev = at::empty({static_cast<int64_t>(tiles.size() * sizeof(AttentionTile))},
-                                   at::TensorOptions().dtype(at::kByte));
-  std::memcpy(tiles_dev.data_ptr(), tiles.data(), tiles.size() * sizeof(AttentionTile));
-  tiles_dev = tiles_dev.to(o.device(), /*non_blocking=*/false);
-  L.tiles = reinterpret_cast<const AttentionTile*>(tiles_dev.data_ptr());
-  L.num_tiles = static_cast<int32_t>(tiles.size());
-  L.splits = static_cast<int32_t>(splits);
-  L.keys_per_split = static_cast<int32_t>(per_split);
+  L.tiles = reinterpret_cast<const AttentionTile*>(plan.tiles.data_ptr());
+  L.num_tiles = static_cast<int32_t>(plan.num_tiles);
+  L.splits = static_cast<int32_t>(plan.splits);
+  L.keys_per_split = static_cast<int32_t>(plan.keys_per_split);
   L.total_tokens = o.size(1);
   at::Tensor part_o, part_lse;
-  if (splits > 1) {
+  if (plan.splits > 1) {
     auto f32 = at::TensorOptions().dtype(at::kFloat).device(o.device());
-    part_o = at::empty({splits, o.size(1), p.heads, p.dv}, f32);
-    part_lse = at::empty({splits, o.size(1), p.heads}, f32);
+    part_o = at::empty({plan.splits, o.size(1), p.heads, p.dv}, f32);
+    part_lse = at::empty({plan.splits, o.size(1), p.heads}, f32);
     L.part_o = part_o.data_ptr<float>();
     L.part_lse = part_lse.data_ptr<float>();
   }

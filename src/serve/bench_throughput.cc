@@ -23,7 +23,7 @@ nlohmann::ordered_json run_throughput(EngineConfig config, const ThroughputReque
   GenerationParams gp;
   gp.max_tokens = r.output_len;
   gp.ignore_eos = true;
-  gp.sampling.temperature = 1.0;
+  gp.sampling.temperature = r.temperature;
   Progress bar("bench", r.num_prompts * r.output_len, "tok", r.progress);
   const auto t0 = std::chrono::steady_clock::now();
   for (int64_t i = 0; i < r.num_prompts; ++i) {
@@ -57,6 +57,7 @@ nlohmann::ordered_json run_throughput(EngineConfig config, const ThroughputReque
   j["kv_elements_per_token"] = mc.kv_elements_per_token();
   j["input_len"] = r.input_len;
   j["output_len"] = r.output_len;
+  j["temperature"] = r.temperature;
   j["num_requests"] = r.num_prompts;
   j["elapsed_time"] = elapsed;
   j["requests_per_second"] = r.num_prompts / elapsed;

@@ -18,11 +18,25 @@ int64_t parameter_bytes(CausalLm& lm) {
   return n;
 }
 
-at::Tensor to_device(const std::vector<int64_t>& v, const torch::Device& d) {
-  return torch::tensor(v, torch::kLong).to(d);
-}
-at::Tensor to_device_i32(const std::vector<int32_t>& v, const torch::Device& d) {
-  return torch::tensor(v, torch::kInt).to(d);
+// Host vectors to the device in ONE transfer (pinned memory, asynchronous on CUDA): a step's
+// metadata would otherwise cost a synchronising copy per vector.
+template <typename T>
+std::vector<at::Tensor> upload(const std::vector<const std::vector<T>*>& parts, const torch::Device& d) {
+  int64_t total = 0;
+  for (const auto* p : parts) total += static_cast<int64_t>(p->size());
+  const at::ScalarType type = sizeof(T) == 8 ? at::kLong : at::kInt;
+  at::Tensor host = at::empty({std::max<int64_t>(total, 1)},
+                              at::TensorOptions().dtype(type).pinned_memory(d.is_cuda()));
+  T* dst = static_cast<T*>(host.data_ptr());
+  for (const auto* p : parts) dst = std::copy(p->begin(), p->end(), dst);
+  at::Tensor dev = d.is_cuda() ? host.to(d, /*non_blocking=*/true) : host;
+  std::vector<at::Tensor> out;
+  int64_t off = 0;
+  for (const auto* p : parts) {
+    out.push_back(dev.narrow(0, off, static_cast<int64_t>(p->size())));
+    off += static_cast<int64_t>(p->size());
+  }
+  return out;
 }
 }  // namespace
 
@@ -65,17 +79,19 @@ void ModelRunner::profile_forward(int64_t tokens) {
     rows.push_back(starts.back() - 1);
   }
   const torch::Device d = config_.device;
+  std::vector<at::Tensor> i64 = upload<int64_t>({&ids, &positions, &slots, &rows}, d);
+  std::vector<at::Tensor> i32 = upload<int32_t>({&table, &kv_lens, &starts}, d);
   PagedBatch batch;
   batch.cache = &scratch;
-  batch.slot_mapping = to_device(slots, d);
-  batch.seqs.block_tables = to_device_i32(table, d).view({seqs, blocks_per_seq});
-  batch.seqs.kv_lens = to_device_i32(kv_lens, d);
-  batch.seqs.query_start = to_device_i32(starts, d);
+  batch.slot_mapping = i64[2];
+  batch.seqs.block_tables = i32[0].view({seqs, blocks_per_seq});
+  batch.seqs.kv_lens = i32[1];
+  batch.seqs.query_start = i32[2];
   batch.seqs.kv_lens_host = kv_lens;
   batch.seqs.query_start_host = starts;
   batch.seqs.max_kv_len = batch.seqs.max_q_len = len;
   torch::NoGradGuard no_grad;
-  (void)lm_->forward_paged(to_device(ids, d), to_device(positions, d), batch, to_device(rows, d));
+  (void)lm_->forward_paged(i64[0], i64[1], batch, i64[3]);
 }
 
 void ModelRunner::size_pool() {
@@ -154,18 +170,20 @@ std::vector<SampledToken> ModelRunner::execute(const SchedulerOutput& step,
   }
   YZ_ASSERT(rows.size() == samplers.size(), "one sampler per sampling request");
   const torch::Device d = config_.device;
+  std::vector<at::Tensor> i64 = upload<int64_t>({&ids, &positions, &slots, &rows}, d);
+  std::vector<at::Tensor> i32 = upload<int32_t>({&table, &kv_lens, &starts}, d);
   PagedBatch batch;
   batch.cache = cache_.get();
-  batch.slot_mapping = to_device(slots, d);
-  batch.seqs.block_tables = to_device_i32(table, d).view({static_cast<int64_t>(step.scheduled.size()), max_blocks});
-  batch.seqs.kv_lens = to_device_i32(kv_lens, d);
-  batch.seqs.query_start = to_device_i32(starts, d);
+  batch.slot_mapping = i64[2];
+  batch.seqs.block_tables = i32[0].view({static_cast<int64_t>(step.scheduled.size()), max_blocks});
+  batch.seqs.kv_lens = i32[1];
+  batch.seqs.query_start = i32[2];
   batch.seqs.kv_lens_host = std::move(kv_lens);
   batch.seqs.query_start_host = std::move(starts);
   batch.seqs.max_kv_len = max_kv;
   batch.seqs.max_q_len = max_q;
   torch::NoGradGuard no_grad;
-  torch::Tensor logits = lm_->forward_paged(to_device(ids, d), to_device(positions, d), batch, to_device(rows, d));
+  torch::Tensor logits = lm_->forward_paged(i64[0], i64[1], batch, i64[3]);
   if (rows.empty()) return {};
   return sample_rows(logits, samplers, logprobs, top_logprobs, top);
 }
