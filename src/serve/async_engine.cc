@@ -159,8 +159,8 @@ void AsyncEngine::apply(Control& c) {
         active_[c.id] = Active{c.stream, c.arrival, c.arrival, prompt_tokens, 0};
         c.stream->set_admitted(true);
       } catch (const std::exception& e) {
+        release_one();  // before the stream hears of it: a caller that saw it sees in_flight() drop
         c.stream->set_admitted(false, e.what());
-        release_one();
       }
       break;
     case Control::Kind::kFinish:
@@ -181,8 +181,9 @@ void AsyncEngine::apply(Control& c) {
         o.reason = FinishReason::kAbort;
         o.prompt_tokens = a.prompt_tokens;
         o.output_tokens = a.output_tokens;
-        a.stream->push(std::move(o));
+        const std::shared_ptr<RequestStream> stream = a.stream;
         retire(id, FinishReason::kAbort, Clock::now());
+        stream->push(std::move(o));
       }
       break;
     }
@@ -215,10 +216,9 @@ void AsyncEngine::run_step() {
         metrics_.on_next_token(seconds(now - a.last_token));
       a.last_token = now;
     }
-    const bool finished = o.finished;
-    const FinishReason reason = o.reason;
-    a.stream->push(std::move(o));
-    if (finished) retire(it->first, reason, now);
+    const std::shared_ptr<RequestStream> stream = a.stream;
+    if (o.finished) retire(o.id, o.reason, now);  // first, so a client that saw the end sees it retired
+    stream->push(std::move(o));
   }
 }
 
@@ -247,8 +247,9 @@ void AsyncEngine::fail_all(const std::string& why) {
     } catch (const std::exception&) {
       // The engine is already broken; the request is gone from our side either way.
     }
-    active_.at(id).stream->fail(why);
+    const std::shared_ptr<RequestStream> stream = active_.at(id).stream;
     retire(id, FinishReason::kAbort, now);
+    stream->fail(why);
   }
 }
 

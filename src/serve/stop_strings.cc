@@ -14,11 +14,16 @@ StopMatcher::StopMatcher(std::vector<std::string> stops, bool include_stop)
 std::string StopMatcher::feed(const std::string& text) {
   if (matched_) return "";
   held_ += text;
-  // The earliest match wins; at equal starts, the longest stop string.
+  // The match that completes first wins (at equal ends, the one starting first): what feeding
+  // the text one character at a time would find, so the result never depends on how the text
+  // was cut into pieces. held_ holds no complete match before this call, so every match ends
+  // in `text`.
   size_t best = std::string::npos, best_len = 0;
   for (const std::string& s : stops_) {
     const size_t at = held_.find(s);
-    if (at != std::string::npos && (at < best || (at == best && s.size() > best_len))) {
+    if (at == std::string::npos) continue;
+    const size_t end = at + s.size();
+    if (best == std::string::npos || end < best + best_len || (end == best + best_len && at < best)) {
       best = at;
       best_len = s.size();
     }

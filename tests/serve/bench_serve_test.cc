@@ -69,7 +69,7 @@ TEST(BenchServe, MetricsMatchHandComputation) {
   EXPECT_DOUBLE_EQ(r["median_itl_ms"].get<double>(), 250);
   EXPECT_DOUBLE_EQ(r["mean_e2el_ms"].get<double>(), 1125);
   EXPECT_DOUBLE_EQ(r["p50_e2el_ms"].get<double>(), 1125);
-  EXPECT_EQ(r["errors"], nlohmann::json::array({"HTTP 503: busy"}));
+  EXPECT_EQ(r["errors"], nlohmann::ordered_json::array({"HTTP 503: busy"}));
   c.goodput.clear();
   EXPECT_TRUE(bench_metrics(two_requests_and_a_failure(), 2.0, c)["request_goodput"].is_null());
   // A single-token output counts TPOT 0 for goodput and is left out of the TPOT statistics.

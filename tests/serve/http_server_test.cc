@@ -21,7 +21,7 @@ namespace {
 using std::chrono::milliseconds;
 
 const tok::Tokenizer& tokenizer() {
-  static const tok::Tokenizer tk = tok::Tokenizer::from_file(test::source_dir() / "models" / "yz-qwen2-gqa-16m");
+  static const tok::Tokenizer tk = tok::Tokenizer::from_file(yz::test::source_dir() / "models" / "yz-qwen2-gqa-16m");
   return tk;
 }
 
@@ -153,7 +153,9 @@ TEST(HttpServer, ChatStreamStopsAtTheEndOfTurnToken) {
     content += c["choices"][0]["delta"]["content"].get<std::string>();
     ASSERT_EQ(c["choices"][0]["logprobs"]["content"].size(), 1u);
     EXPECT_EQ(c["choices"][0]["logprobs"]["content"][0]["top_logprobs"].size(), 2u);
-    if (i + 2 == events.size()) EXPECT_EQ(c["choices"][0]["finish_reason"], "stop");
+    if (i + 2 == events.size()) {
+      EXPECT_EQ(c["choices"][0]["finish_reason"], "stop");
+    }
   }
   EXPECT_EQ(content, "user\nHi there");  // special tokens skipped; <|im_end|> ended it
   auto [s2, body] = post(cli, "/v1/chat/completions",
@@ -168,6 +170,7 @@ TEST(HttpServer, ChatStreamStopsAtTheEndOfTurnToken) {
 
 TEST(HttpServer, StopStringEndsTheRequestInTheEngine) {
   Harness h;
+  h.engine.set_step_delay(milliseconds(5));  // the echo must not run out before the stop is seen
   httplib::Client cli = h.client();
   auto [status, body] = post(cli, "/v1/completions",
                              Json{{"prompt", "alpha beta STOP gamma delta"}, {"max_tokens", 50}, {"stop", "STOP"},
@@ -287,11 +290,15 @@ TEST(HttpServer, FullQueueIsRefusedAtOnceAndDisconnectsAbort) {
     httplib::Client cli = h.client();
     // Reads 3 chunks, then goes away without a word.
     auto [status, events] = post(cli, "/v1/completions",
-                                 Json{{"prompt", "one two three four"}, {"max_tokens", 100000}, {"stream", true}}.dump(),
+                                 Json{{"prompt", "one two three four"}, {"max_tokens", 400}, {"stream", true}}.dump(),
                                  /*stop_after=*/3);
     EXPECT_EQ(status, 200);
   });
-  while (h.engine.steps() == 0) std::this_thread::sleep_for(milliseconds(1));
+  for (int i = 0; i < 5000 && h.engine.steps() == 0; ++i) std::this_thread::sleep_for(milliseconds(1));
+  if (h.engine.steps() == 0) {
+    busy.join();
+    FAIL() << "the streaming request never reached the engine";
+  }
   httplib::Client cli = h.client();
   const auto t0 = std::chrono::steady_clock::now();
   auto full = cli.Post("/v1/completions", R"({"prompt": "x"})", "application/json");

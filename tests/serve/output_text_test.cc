@@ -12,18 +12,24 @@
 namespace yz::serve {
 namespace {
 
-// What a client must finally see: the text up to the earliest stop string (longest on ties).
+// What a client must finally see: the text up to the stop string that completes first in the
+// whole text (the longest, i.e. earliest-starting, when several end at the same byte), found by
+// brute force over every end position.
 std::string reference(const std::string& text, const std::vector<std::string>& stops, bool include, bool* matched) {
-  size_t best = std::string::npos, len = 0;
-  for (const std::string& s : stops) {
-    const size_t at = text.find(s);
-    if (at != std::string::npos && (at < best || (at == best && s.size() > len))) {
-      best = at;
-      len = s.size();
+  for (size_t end = 1; end <= text.size(); ++end) {
+    size_t best = std::string::npos, len = 0;
+    for (const std::string& s : stops)
+      if (s.size() <= end && text.compare(end - s.size(), s.size(), s) == 0 && s.size() > len) {
+        best = end - s.size();
+        len = s.size();
+      }
+    if (best != std::string::npos) {
+      *matched = true;
+      return text.substr(0, best + (include ? len : 0));
     }
   }
-  *matched = best != std::string::npos;
-  return *matched ? text.substr(0, best + (include ? len : 0)) : text;
+  *matched = false;
+  return text;
 }
 
 TEST(StopMatcher, HoldsBackUntilItCannotMatch) {
