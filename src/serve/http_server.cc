@@ -112,6 +112,12 @@ OpenAiServer::OpenAiServer(ServerConfig config, const tok::Tokenizer& tokenizer,
 OpenAiServer::~OpenAiServer() = default;
 
 void OpenAiServer::bind() {
+  // httplib's default sets SO_REUSEPORT, which lets a second server bind the same port and
+  // steal half its connections; SO_REUSEADDR alone still allows a restart over TIME_WAIT.
+  http_->set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   if (config_.port == 0) {
     port_ = http_->bind_to_any_port(config_.host);
     YZ_CHECK(port_ > 0, "cannot listen on ", config_.host, " (any port)");
