@@ -37,7 +37,7 @@ Command add_bench_throughput(CLI::App& bench) {
     serve::ThroughputRequest req;
     serve::EngineConfig engine;
     double kv_cache_gib = 0;
-    bool json = false, overwrite = false, no_prefix_caching = false;
+    bool json = false, overwrite = false, no_prefix_caching = false, enforce_eager = false;
   };
   auto o = std::make_shared<Opts>();
   o->engine.runner.max_num_seqs = 0;
@@ -58,6 +58,7 @@ Command add_bench_throughput(CLI::App& bench) {
                   "Running requests at most (default: all prompts, so the KV pool is the limit)");
   app->add_option("--max-num-batched-tokens", o->engine.runner.max_num_batched_tokens, "Tokens per step at most");
   app->add_flag("--no-prefix-caching", o->no_prefix_caching, "Disable prefix caching");
+  app->add_flag("--enforce-eager", o->enforce_eager, "No CUDA graphs for decode steps");
   app->add_option("--device", o->device, "cpu or cuda[:N]");
   app->add_option("--dtype", o->dtype, "Weights and KV cache: float32, bfloat16 (default: bf16 on CUDA)");
   app->add_option("--out", o->out, "Write the results as JSON");
@@ -73,6 +74,7 @@ Command add_bench_throughput(CLI::App& bench) {
     ec.runner.kv_cache_bytes = static_cast<int64_t>(o->kv_cache_gib * (int64_t{1} << 30));
     if (ec.runner.max_num_seqs <= 0) ec.runner.max_num_seqs = o->req.num_prompts;
     ec.enable_prefix_caching = !o->no_prefix_caching;
+    ec.runner.cuda_graphs = !o->enforce_eager;
     serve::ThroughputRequest req = o->req;
     req.progress = !o->json;
     nlohmann::ordered_json results = nlohmann::ordered_json::array();

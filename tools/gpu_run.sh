@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One batch of GPU-machine work (device tool; carry .gpu from tools/gpu_bundle.sh). Stages, in
 # the order given (default: all): build (CUDA build against PyTorch's libtorch), tests (whole
-# suite incl. the `gpu` label), goldens (tokenizer goldens from `tokenizers`), tokbench
+# suite incl. the `gpu` label), gputests (only the CUDA tests), goldens (tokenizer goldens from `tokenizers`), tokbench
 # (tokenizer benchmark), decbench (decoder benchmark vs transformers), stock (converted `stock`
 # checkpoints load in transformers with our logits), convert7b (a Qwen2.5-7B-shaped random
 # checkpoint converted on the GPU: time and peak memory), benchconv (`youzhi bench convert` on
@@ -61,6 +61,10 @@ tests)
   ctest --test-dir build-cuda --output-on-failure -j8 > "$OUT/ctest.log" 2>&1
   grep -E "tests passed|tests failed|\(Failed\)|Skipped" "$OUT/ctest.log" | head -30
   grep -E "Cuda" "$OUT/ctest.log" | grep -E "Test +#" | sed -E 's/ +\.+ +/ /' | head -20 ;;
+gputests)
+  ctest --test-dir build-cuda --output-on-failure -R "Cuda|cuda|CUDA" > "$OUT/ctest_gpu.log" 2>&1
+  grep -E "tests passed|tests failed|\(Failed\)|Test +#" "$OUT/ctest_gpu.log" | sed -E 's/ +\.+ +/ /' | head -40
+  build-cuda/tests/engine_test --gtest_filter='EngineCuda.*' | grep -E "identical positions" ;;
 tokbench)
   echo "== tokenizer benchmark (10 MB of pretrain.txt, one thread)"
   for t in yz:models/yz-qwen2-gqa-16m/tokenizer.json qwen3:.gpu/data/qwen3_tokenizer.json; do

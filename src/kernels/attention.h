@@ -52,6 +52,9 @@ struct PagedSeqs {
 // values). Query row i of sequence s sits at position kv_len - q_len + i. Returns [Hq, N, Dv].
 at::Tensor paged_attention(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache,
                            const PagedSeqs& seqs, double scale);
+// Prepares the CUDA launch plan of `seqs` for `heads` query heads over `kv_heads` KV heads ahead
+// of a CUDA graph capture (no-op on the CPU and in CPU builds).
+void prepare_paged_launch(const PagedSeqs& seqs, int64_t heads, int64_t kv_heads, const at::Device& device);
 // Float64 reference: gathers each sequence's keys and runs causal_attention_eager.
 at::Tensor paged_attention_reference(const at::Tensor& q, const at::Tensor& k_cache,
                                      const at::Tensor& v_cache, const PagedSeqs& seqs,

@@ -15,14 +15,16 @@ namespace yz::kernels {
 namespace {
 
 // Tiles of up to kAttentionTileRows query rows per (sequence, KV head) and the split-KV layout.
-PagedLaunchPlan plan_launch(const AttentionParams& p, const PagedSeqs& seqs, const at::Device& device) {
-  const int64_t group = p.heads / p.kv_heads;
+PagedLaunchPlan plan_launch(int64_t heads, int64_t kv_heads, const PagedSeqs& seqs,
+                            const at::Device& device) {
+  const int64_t group = heads / kv_heads;
+  const int64_t num_seqs = static_cast<int64_t>(seqs.kv_lens_host.size());
   std::vector<AttentionTile> tiles;
   int64_t max_keys = 0;
-  for (int64_t s = 0; s < p.seqs; ++s) {
+  for (int64_t s = 0; s < num_seqs; ++s) {
     const int64_t q_len = seqs.query_start_host[s + 1] - seqs.query_start_host[s];
     max_keys = std::max<int64_t>(max_keys, seqs.kv_lens_host[s]);
-    for (int64_t g = 0; g < p.kv_heads; ++g)
+    for (int64_t g = 0; g < kv_heads; ++g)
       for (int64_t r0 = 0; r0 < q_len * group; r0 += kAttentionTileRows)
         tiles.push_back({static_cast<int32_t>(s), static_cast<int32_t>(g), static_cast<int32_t>(r0),
                          static_cast<int32_t>(std::min<int64_t>(kAttentionTileRows, q_len * group - r0))});
@@ -30,17 +32,11 @@ PagedLaunchPlan plan_launch(const AttentionParams& p, const PagedSeqs& seqs, con
   PagedLaunchPlan plan;
   plan.num_tiles = static_cast<int64_t>(tiles.size());
   if (tiles.empty()) return plan;
-  // Split the keys when the tiles alone would leave SMs idle (FlashDecoding). A block per SM
-  // runs at a time: pick the split count whose waves × key tiles per block is smallest (each
-  // extra split costs a little: the combine pass and a prologue), splits of >= 256 keys.
+  // Split the keys when the tiles alone would leave SMs idle (FlashDecoding): aim at two
+  // blocks per SM, never splits shorter than 256 keys.
   const int64_t sms = at::cuda::getCurrentDeviceProperties()->multiProcessorCount;
-  double best = 1e300;
-  for (int64_t s = 1; s <= std::max<int64_t>(1, max_keys / 256); ++s) {
-    const int64_t waves = (plan.num_tiles * s + sms - 1) / sms;
-    const int64_t key_tiles = ((max_keys + s - 1) / s + 63) / 64;
-    const double cost = static_cast<double>(waves * key_tiles) * (1.0 + 0.02 * static_cast<double>(s - 1));
-    if (cost < best) best = cost, plan.splits = s;
-  }
+  const int64_t want = (2 * sms + plan.num_tiles - 1) / plan.num_tiles;
+  plan.splits = std::max<int64_t>(1, std::min<int64_t>(want, max_keys / 256));
   plan.keys_per_split = ((max_keys + plan.splits - 1) / plan.splits + 63) / 64 * 64;
   at::Tensor host = at::empty({static_cast<int64_t>(tiles.size() * sizeof(AttentionTile))},
                               at::TensorOptions().dtype(at::kByte));
@@ -51,11 +47,15 @@ PagedLaunchPlan plan_launch(const AttentionParams& p, const PagedSeqs& seqs, con
 
 }  // namespace
 
+void prepare_paged_launch_cuda(const PagedSeqs& seqs, int64_t heads, int64_t kv_heads,
+                               const at::Device& device) {
+  auto key = std::make_pair(heads, kv_heads);
+  if (!seqs.cuda_plans->count(key)) seqs.cuda_plans->emplace(key, plan_launch(heads, kv_heads, seqs, device));
+}
+
 void paged_attention_cuda(const AttentionParams& p, const PagedSeqs& seqs, const at::Tensor& o) {
-  auto key = std::make_pair(p.heads, p.kv_heads);
-  auto it = seqs.cuda_plans->find(key);
-  if (it == seqs.cuda_plans->end()) it = seqs.cuda_plans->emplace(key, plan_launch(p, seqs, o.device())).first;
-  const PagedLaunchPlan& plan = it->second;
+  prepare_paged_launch_cuda(seqs, p.heads, p.kv_heads, o.device());
+  const PagedLaunchPlan& plan = seqs.cuda_plans->at(std::make_pair(p.heads, p.kv_heads));
   if (plan.num_tiles == 0) return;
   PagedLaunch L{};
   L.tiles = reinterpret_cast<const AttentionTile*>(plan.tiles.data_ptr());

@@ -217,6 +217,14 @@ at::Tensor paged_attention(const at::Tensor& q, const at::Tensor& k_cache, const
 #endif
 }
 
+void prepare_paged_launch(const PagedSeqs& seqs, int64_t heads, int64_t kv_heads, const at::Device& device) {
+#ifdef YZ_WITH_CUDA
+  if (device.is_cuda()) prepare_paged_launch_cuda(seqs, heads, kv_heads, device);
+#else
+  (void)seqs, (void)heads, (void)kv_heads, (void)device;
+#endif
+}
+
 void cache_write_reference(const at::Tensor& rows, const at::Tensor& cache,
                            const at::Tensor& slot_mapping) {
   const int64_t bs = cache.size(2);

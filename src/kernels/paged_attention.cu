@@ -92,88 +92,55 @@ __device__ __forceinline__ void cp_async16(void* dst, const void* src, bool vali
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 __device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::); }
 
-// mbarrier + bulk-copy (TMA engine) primitives of sm_90: a key row is one contiguous global
-// range, so each row is ONE cp.async.bulk into shared memory, completing on the stage's
-// mbarrier by byte count; no thread waits on or computes per-16-byte addresses.
-__device__ __forceinline__ void mbar_init(uint64_t* bar, uint32_t count) {
-  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" :: "r"(smem_addr(bar)), "r"(count));
-}
-__device__ __forceinline__ void mbar_expect_tx(uint64_t* bar, uint32_t bytes) {
-  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n"
-               :: "r"(smem_addr(bar)), "r"(bytes) : "memory");
-}
-__device__ __forceinline__ void mbar_wait(uint64_t* bar, uint32_t parity) {
-  asm volatile(
-      "{\n .reg .pred P1;\n"
-      "WAIT:\n mbarrier.try_wait.parity.shared::cta.b64 P1, [%0], %1;\n"
-      " @P1 bra DONE;\n bra WAIT;\n"
-      "DONE:\n}\n" :: "r"(smem_addr(bar)), "r"(parity) : "memory");
-}
-__device__ __forceinline__ void bulk_copy(void* dst, const void* src, uint32_t bytes, uint64_t* bar) {
-  asm volatile(
-      "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n"
-      :: "r"(smem_addr(dst)), "l"(src), "r"(bytes), "r"(smem_addr(bar)) : "memory");
-}
-
-constexpr int kKeys = 32;      // keys per pipeline stage
-constexpr int kMaxStages = 8;
-
 // Shared memory of the tensor-core kernel (pitches in elements, +8 so that ldmatrix's eight
-// 16-byte rows fall in distinct banks): Q, then `stages` key (and value) tiles, then P, the
-// float32 scores and the per-row rescale factors.
+// 16-byte rows fall in distinct banks).
 struct Smem {
-  int dk_pad, dv_pad, kpitch, vpitch, stages;
+  int dk_pad, dv_pad, kpitch, vpitch, keys;
   bool separate_v;
-  __device__ __host__ size_t stage_elems() const {
-    return static_cast<size_t>(kKeys) * (kpitch + (separate_v ? vpitch : 0));
+  __device__ __host__ size_t q_off() const { return 0; }
+  __device__ __host__ size_t k_off(int buf) const {
+    return static_cast<size_t>(kRows) * kpitch + static_cast<size_t>(buf) * keys * kpitch;
   }
-  __device__ __host__ size_t k_off(int st) const {
-    return static_cast<size_t>(kRows) * kpitch + static_cast<size_t>(st) * stage_elems();
+  __device__ __host__ size_t v_off(int buf) const {
+    return k_off(2) + static_cast<size_t>(buf) * keys * vpitch;
   }
-  __device__ __host__ size_t v_off(int st) const { return k_off(st) + static_cast<size_t>(kKeys) * kpitch; }
-  __device__ __host__ size_t p_off() const { return k_off(stages); }
-  __device__ __host__ size_t bf16_elems() const { return p_off() + static_cast<size_t>(kRows) * (kKeys + 8); }
-  // float32 scores [kRows][kKeys + 4] and per-row alpha after the bf16 area, then slack: with
+  __device__ __host__ size_t p_off() const { return v_off(separate_v ? 2 : 0); }
+  __device__ __host__ size_t bf16_elems() const { return p_off() + static_cast<size_t>(kRows) * (keys + 8); }
+  // float32 scores [kRows][keys + 4] and per-row alpha after the bf16 area, then slack: with
   // values inside the key rows (MLA) a warp's last columns may run past a row's end; they only
   // feed output columns >= dv, which are never written, and must stay inside the allocation.
   __device__ __host__ size_t bytes() const {
-    return bf16_elems() * 2 + static_cast<size_t>(kRows) * (kKeys + 4) * 4 + kRows * 4 + dv_pad * 2;
+    return bf16_elems() * 2 + static_cast<size_t>(kRows) * (keys + 4) * 4 + kRows * 4 + dv_pad * 2;
   }
 };
 
 __host__ __device__ inline int round_up(int x, int m) { return (x + m - 1) / m * m; }
 
-// Issues one stage: the key (and value) rows of keys j0..j0+kKeys-1 as bulk copies by warp 0.
-// Keys past key_end copy the last valid key instead (finite data the softmax masks out).
-__device__ void produce_stage(const AttentionParams& p, const Smem& sm, __nv_bfloat16* smem,
-                              uint64_t* bar, int stage, int seq, int g, int j0, int key_end) {
-  const int lane = threadIdx.x % 32;
-  const uint32_t k_bytes = static_cast<uint32_t>(p.dk) * 2, v_bytes = static_cast<uint32_t>(p.dv) * 2;
-  if (lane == 0) mbar_expect_tx(bar, kKeys * (k_bytes + (sm.separate_v ? v_bytes : 0)));
-  __syncwarp();
-  for (int r = lane; r < kKeys; r += 32) {
-    const int j = min(j0 + r, key_end - 1);
-    bulk_copy(smem + sm.k_off(stage) + r * sm.kpitch,
-              kv_row<__nv_bfloat16>(p, p.k, p.k_block_stride, p.k_head_stride, p.k_row_stride, seq, g, j),
-              k_bytes, bar);
-    if (sm.separate_v)
-      bulk_copy(smem + sm.v_off(stage) + r * sm.vpitch,
-                kv_row<__nv_bfloat16>(p, p.v, p.v_block_stride, p.v_head_stride, p.v_row_stride, seq, g, j),
-                v_bytes, bar);
+// Copies `rows` rows of `dim` bf16 (16-byte chunks; zero-fill past dim and for invalid rows).
+template <int KEYS>
+__device__ void load_tile(const AttentionParams& p, const void* base, int64_t block_stride,
+                          int64_t head_stride, int64_t row_stride, __nv_bfloat16* dst, int pitch,
+                          int dim_pad, int dim, int seq, int g, int j0, int key_end) {
+  const int chunks = dim_pad / 8;
+  for (int i = threadIdx.x; i < KEYS * chunks; i += kThreads) {
+    const int r = i / chunks, c = (i % chunks) * 8;
+    const int j = j0 + r;
+    const bool valid = j < key_end && c < dim;
+    const __nv_bfloat16* src = valid ? kv_row<__nv_bfloat16>(p, base, block_stride, head_stride, row_stride, seq, g, j) + c
+                                     : static_cast<const __nv_bfloat16*>(base);
+    cp_async16(dst + r * pitch + c, src, valid);
   }
 }
 
-template <int NT>  // n8 output tiles per warp (dv <= 64·NT)
+template <int KEYS, int NT>  // keys per tile; n8 output tiles per warp (dv <= 64·NT)
 __global__ void __launch_bounds__(kThreads, 1)
 paged_attention_tc(const AttentionParams p, const PagedLaunch L, const Smem sm) {
   extern __shared__ __align__(16) unsigned char smem_raw[];
   __nv_bfloat16* smem = reinterpret_cast<__nv_bfloat16*>(smem_raw);
-  __nv_bfloat16* sq = smem;
+  __nv_bfloat16* sq = smem + sm.q_off();
   __nv_bfloat16* sp = smem + sm.p_off();
-  float* ss = reinterpret_cast<float*>(smem_raw + sm.bf16_elems() * 2);  // [kRows][kKeys + 4]
-  float* salpha = ss + kRows * (kKeys + 4);
-  __shared__ int spos[kRows];  // position of each row's token (-1: padding row)
-  __shared__ __align__(8) uint64_t full[kMaxStages];
+  float* ss = reinterpret_cast<float*>(smem_raw + sm.bf16_elems() * 2);  // [kRows][KEYS + 4]
+  float* salpha = ss + kRows * (KEYS + 4);
 
   const AttentionTile tile = L.tiles[blockIdx.x];
   const int split = blockIdx.y;
@@ -182,104 +149,117 @@ paged_attention_tc(const AttentionParams p, const PagedLaunch L, const Smem sm) 
 
   // Keys this block visits: causal limit of the tile's last row, cut to this split.
   const RowInfo last = row_info(p, tile, tile.rows - 1);
+  const int key_limit = last.pos + 1;
   const int k_begin = split * L.keys_per_split;
-  const int k_end = min(last.pos + 1, k_begin + L.keys_per_split);
-  const int ntiles = k_end > k_begin ? (k_end - k_begin + kKeys - 1) / kKeys : 0;
+  const int k_end = min(key_limit, k_begin + L.keys_per_split);
 
-  if (threadIdx.x < kRows)
-    spos[threadIdx.x] = threadIdx.x < tile.rows ? row_info(p, tile, threadIdx.x).pos : -1;
-  if (threadIdx.x == 0) {
-    for (int st = 0; st < sm.stages; ++st) mbar_init(&full[st], 1);
-    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-  }
-  // Padding columns of the stage buffers are never written by the copies: zero them once
-  // (Q's are zero-filled by its loads), so 0·garbage never makes a NaN.
-  if (sm.dk_pad > dk)
-    for (int i = threadIdx.x; i < sm.stages * kKeys; i += kThreads)
-      for (int c = dk; c < sm.dk_pad; ++c)
-        smem[sm.k_off(i / kKeys) + (i % kKeys) * sm.kpitch + c] = __float2bfloat16(0.f);
-  if (sm.separate_v && sm.dv_pad > dv)
-    for (int i = threadIdx.x; i < sm.stages * kKeys; i += kThreads)
-      for (int c = dv; c < sm.dv_pad; ++c)
-        smem[sm.v_off(i / kKeys) + (i % kKeys) * sm.vpitch + c] = __float2bfloat16(0.f);
   // Q tile -> shared (zero padding rows and columns).
   for (int i = threadIdx.x; i < kRows * (sm.dk_pad / 8); i += kThreads) {
     const int r = i / (sm.dk_pad / 8), c = (i % (sm.dk_pad / 8)) * 8;
+    __nv_bfloat16* dst = sq + r * sm.kpitch + c;
     const bool valid = r < tile.rows && c < dk;
     const __nv_bfloat16* src = static_cast<const __nv_bfloat16*>(p.q);
     if (valid) {
       const RowInfo ri = row_info(p, tile, r);
       src += ri.token * p.q_tok_stride + ri.head * p.q_head_stride + c;
     }
-    cp_async16(sq + r * sm.kpitch + c, src, valid);
+    cp_async16(dst, src, valid);
   }
   cp_async_commit();
-  __syncthreads();  // barriers initialised before any copy completes on them
-  if (warp == 0)
-    for (int t = 0; t < sm.stages - 1 && t < ntiles; ++t)
-      produce_stage(p, sm, smem, &full[t], t, tile.seq, tile.g, k_begin + t * kKeys, k_end);
-  cp_async_wait_all();
 
   float m_run[4], l_run[4];  // the 4 rows this warp owns in the softmax phase
-#pragma unroll
+  #pragma unroll
   for (int i = 0; i < 4; ++i) m_run[i] = kNegInf, l_run[i] = 0.f;
   float acc[2][NT][4];  // output: rows (lane/4)+{0,8}+16·mt, columns of this warp
-#pragma unroll
+  #pragma unroll
   for (int mt = 0; mt < 2; ++mt)
-#pragma unroll
+    #pragma unroll
     for (int nt = 0; nt < NT; ++nt)
-#pragma unroll
+      #pragma unroll
       for (int e = 0; e < 4; ++e) acc[mt][nt][e] = 0.f;
   const int col0 = warp * NT * 8;  // this warp's first output column
 
-  for (int t = 0; t < ntiles; ++t) {
-    const int st = t % sm.stages;
-    const int j0 = k_begin + t * kKeys;
-    mbar_wait(&full[st], static_cast<uint32_t>((t / sm.stages) & 1));
-    __syncthreads();  // everyone is past tile t-1 (and Q landed): its stage may be refilled
-    if (warp == 0 && t + sm.stages - 1 < ntiles) {
-      const int next = t + sm.stages - 1;
-      produce_stage(p, sm, smem, &full[next % sm.stages], next % sm.stages, tile.seq, tile.g,
-                    k_begin + next * kKeys, k_end);
+  int buf = 0;
+  if (k_begin < k_end) {
+    load_tile<KEYS>(p, p.k, p.k_block_stride, p.k_head_stride, p.k_row_stride, smem + sm.k_off(0),
+                    sm.kpitch, sm.dk_pad, dk, tile.seq, tile.g, k_begin, k_end);
+    if (sm.separate_v)
+      load_tile<KEYS>(p, p.v, p.v_block_stride, p.v_head_stride, p.v_row_stride, smem + sm.v_off(0),
+                      sm.vpitch, sm.dv_pad, dv, tile.seq, tile.g, k_begin, k_end);
+    cp_async_commit();
+  }
+  for (int j0 = k_begin; j0 < k_end; j0 += KEYS, buf ^= 1) {
+    cp_async_wait_all();
+    __syncthreads();  // tile `buf` (and Q) landed; everyone is done with buffer buf^1
+    if (j0 + KEYS < k_end) {  // prefetch the next tile while this one is computed
+      load_tile<KEYS>(p, p.k, p.k_block_stride, p.k_head_stride, p.k_row_stride,
+                      smem + sm.k_off(buf ^ 1), sm.kpitch, sm.dk_pad, dk, tile.seq, tile.g, j0 + KEYS, k_end);
+      if (sm.separate_v)
+        load_tile<KEYS>(p, p.v, p.v_block_stride, p.v_head_stride, p.v_row_stride,
+                        smem + sm.v_off(buf ^ 1), sm.vpitch, sm.dv_pad, dv, tile.seq, tile.g, j0 + KEYS, k_end);
+      cp_async_commit();
     }
-    const __nv_bfloat16* sk = smem + sm.k_off(st);
-    const __nv_bfloat16* sv = sm.separate_v ? smem + sm.v_off(st) : sk;
+    const __nv_bfloat16* sk = smem + sm.k_off(buf);
+    const __nv_bfloat16* sv = sm.separate_v ? smem + sm.v_off(buf) : sk;
     const int vpitch = sm.separate_v ? sm.vpitch : sm.kpitch;
 
-    // S = Q·Kᵀ: warp w computes rows 16·(w/4).., keys 8·(w%4)..+8.
+    // S = Q·Kᵀ: warp w computes rows 16·(w/4).., keys (w%4)·KEYS/4 .. + KEYS/4.
     {
-      const int mt = warp / 4, n0 = (warp % 4) * 8;
-      float s4[4] = {0.f, 0.f, 0.f, 0.f};
+      constexpr int NK = KEYS / 32;  // n8 tiles per warp
+      const int mt = warp / 4, n_base = (warp % 4) * (KEYS / 4);
+      float s[NK][4];
+      #pragma unroll
+      for (int n = 0; n < NK; ++n)
+        #pragma unroll
+        for (int e = 0; e < 4; ++e) s[n][e] = 0.f;
       for (int k0 = 0; k0 < sm.dk_pad; k0 += 16) {
-        uint32_t a[4], b[2];
+        uint32_t a[4];
         ldmatrix_x4(a, sq + (mt * 16 + (lane % 16)) * sm.kpitch + k0 + (lane / 16) * 8);
-        ldmatrix_x2(b, sk + (n0 + (lane % 8)) * sm.kpitch + k0 + ((lane / 8) % 2) * 8);
-        mma_bf16(s4, a, b[0], b[1]);
+        #pragma unroll
+        for (int n = 0; n < NK; ++n) {
+          uint32_t b[2];
+          ldmatrix_x2(b, sk + (n_base + n * 8 + (lane % 8)) * sm.kpitch + k0 + ((lane / 8) % 2) * 8);
+          mma_bf16(s[n], a, b[0], b[1]);
+        }
       }
-      const int r = mt * 16 + lane / 4, c = n0 + (lane % 4) * 2;
-      ss[r * (kKeys + 4) + c] = s4[0];
-      ss[r * (kKeys + 4) + c + 1] = s4[1];
-      ss[(r + 8) * (kKeys + 4) + c] = s4[2];
-      ss[(r + 8) * (kKeys + 4) + c + 1] = s4[3];
+      const int r = mt * 16 + lane / 4;
+      #pragma unroll
+      for (int n = 0; n < NK; ++n) {
+        const int c = n_base + n * 8 + (lane % 4) * 2;
+        ss[r * (KEYS + 4) + c] = s[n][0];
+        ss[r * (KEYS + 4) + c + 1] = s[n][1];
+        ss[(r + 8) * (KEYS + 4) + c] = s[n][2];
+        ss[(r + 8) * (KEYS + 4) + c + 1] = s[n][3];
+      }
     }
     __syncthreads();
 
-    // Online softmax: warp w owns rows 4w..4w+3, one key per lane.
-#pragma unroll
+    // Online softmax: warp w owns rows 4w..4w+3; lanes split the keys.
+    #pragma unroll
     for (int i = 0; i < 4; ++i) {
       const int r = warp * 4 + i;
-      const int j = j0 + lane;
-      const float v = (j < k_end && j <= spos[r]) ? ss[r * (kKeys + 4) + lane] * static_cast<float>(p.scale)
-                                                  : kNegInf;
-      float mx = v;
-#pragma unroll
+      int pos = -1;
+      if (r < tile.rows) pos = row_info(p, tile, r).pos;
+      float v[KEYS / 32];
+      float mx = kNegInf;
+      #pragma unroll
+      for (int e = 0; e < KEYS / 32; ++e) {
+        const int c = lane + 32 * e, j = j0 + c;
+        v[e] = (j < k_end && j <= pos) ? ss[r * (KEYS + 4) + c] * static_cast<float>(p.scale) : kNegInf;
+        mx = fmaxf(mx, v[e]);
+      }
+      #pragma unroll
       for (int o = 16; o > 0; o /= 2) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
       const float m_new = fmaxf(m_run[i], mx);
       const float alpha = m_new == kNegInf ? 1.f : __expf(m_run[i] - m_new);
-      const float pe = v == kNegInf ? 0.f : __expf(v - m_new);
-      sp[r * (kKeys + 8) + lane] = __float2bfloat16(pe);
-      float sum = pe;
-#pragma unroll
+      float sum = 0.f;
+      #pragma unroll
+      for (int e = 0; e < KEYS / 32; ++e) {
+        const float pe = v[e] == kNegInf ? 0.f : __expf(v[e] - m_new);
+        sum += pe;
+        sp[r * (KEYS + 8) + lane + 32 * e] = __float2bfloat16(pe);
+      }
+      #pragma unroll
       for (int o = 16; o > 0; o /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, o);
       l_run[i] = l_run[i] * alpha + sum;
       m_run[i] = m_new;
@@ -289,26 +269,25 @@ paged_attention_tc(const AttentionParams p, const PagedLaunch L, const Smem sm) 
 
     // O = O·alpha + P·V over this warp's columns.
     if (col0 < dv) {
-#pragma unroll
+      #pragma unroll
       for (int mt = 0; mt < 2; ++mt) {
         const float a_lo = salpha[mt * 16 + lane / 4], a_hi = salpha[mt * 16 + lane / 4 + 8];
-#pragma unroll
+        #pragma unroll
         for (int nt = 0; nt < NT; ++nt) {
           acc[mt][nt][0] *= a_lo, acc[mt][nt][1] *= a_lo;
           acc[mt][nt][2] *= a_hi, acc[mt][nt][3] *= a_hi;
         }
       }
-#pragma unroll
-      for (int k0 = 0; k0 < kKeys; k0 += 16) {
+      for (int k0 = 0; k0 < KEYS; k0 += 16) {
         uint32_t a[2][4];
-#pragma unroll
+        #pragma unroll
         for (int mt = 0; mt < 2; ++mt)
-          ldmatrix_x4(a[mt], sp + (mt * 16 + (lane % 16)) * (kKeys + 8) + k0 + (lane / 16) * 8);
-#pragma unroll
+          ldmatrix_x4(a[mt], sp + (mt * 16 + (lane % 16)) * (KEYS + 8) + k0 + (lane / 16) * 8);
+        #pragma unroll
         for (int nt = 0; nt < NT; nt += 2) {
           uint32_t b[4];
           ldmatrix_x4_trans(b, sv + (k0 + (lane % 16)) * vpitch + col0 + nt * 8 + (lane / 16) * 8);
-#pragma unroll
+          #pragma unroll
           for (int mt = 0; mt < 2; ++mt) {
             mma_bf16(acc[mt][nt], a[mt], b[0], b[1]);
             mma_bf16(acc[mt][nt + 1], a[mt], b[2], b[3]);
@@ -317,40 +296,41 @@ paged_attention_tc(const AttentionParams p, const PagedLaunch L, const Smem sm) 
       }
     }
   }
-  cp_async_wait_all();  // Q's copy when there were no keys
+  cp_async_wait_all();
   __syncthreads();
 
   // Row sums and maxima live with the softmax warps: publish them for the output layout.
-  float* sl = ss;  // reuse the score area: [kRows] l, then [kRows] m
+  float* sl = ss;               // reuse the score area: [kRows] l, then [kRows] m
   float* sm_row = ss + kRows;
   if (lane == 0)
-#pragma unroll
+    #pragma unroll
     for (int i = 0; i < 4; ++i) sl[warp * 4 + i] = l_run[i], sm_row[warp * 4 + i] = m_run[i];
   __syncthreads();
   if (col0 >= dv) return;
-#pragma unroll
+  #pragma unroll
   for (int mt = 0; mt < 2; ++mt)
-#pragma unroll
+    #pragma unroll
     for (int half = 0; half < 2; ++half) {
       const int r = mt * 16 + lane / 4 + half * 8;
       if (r >= tile.rows) continue;
       const RowInfo ri = row_info(p, tile, r);
       const float l = sl[r];
-      const float inv = l > 0.f ? 1.f / l : 0.f;
       const int64_t out_row = ri.token * p.heads + ri.head;
-#pragma unroll
+      #pragma unroll
       for (int nt = 0; nt < NT; ++nt) {
         const int c = col0 + nt * 8 + (lane % 4) * 2;
-        const float o0 = acc[mt][nt][half * 2] * inv, o1 = acc[mt][nt][half * 2 + 1] * inv;
+        const float o0 = acc[mt][nt][half * 2], o1 = acc[mt][nt][half * 2 + 1];
         if (L.splits == 1) {
           __nv_bfloat16* dst = static_cast<__nv_bfloat16*>(p.o) + ri.token * p.o_tok_stride +
                                ri.head * p.o_head_stride + c;
-          if (c < dv) dst[0] = __float2bfloat16(o0);
-          if (c + 1 < dv) dst[1] = __float2bfloat16(o1);
+          const float inv = l > 0.f ? 1.f / l : 0.f;
+          if (c < dv) dst[0] = __float2bfloat16(o0 * inv);
+          if (c + 1 < dv) dst[1] = __float2bfloat16(o1 * inv);
         } else {
           float* dst = L.part_o + (static_cast<int64_t>(split) * L.total_tokens * p.heads + out_row) * dv + c;
-          if (c < dv) dst[0] = o0;
-          if (c + 1 < dv) dst[1] = o1;
+          const float inv = l > 0.f ? 1.f / l : 0.f;
+          if (c < dv) dst[0] = o0 * inv;
+          if (c + 1 < dv) dst[1] = o1 * inv;
         }
       }
       if (L.splits > 1 && lane % 4 == 0 && warp == 0)
@@ -462,10 +442,6 @@ int output_tiles(const AttentionParams& p) {
   return p.dv <= 128 ? 2 : p.dv <= 256 ? 4 : p.dv <= 512 ? 8 : 16;
 }
 
-// As many pipeline stages as fit next to Q and the score buffers (bytes in flight hide the
-// latency of the next keys; 227 KB of shared memory per block on Hopper, minus the static
-// barriers and row positions).
-constexpr size_t kSmemBudget = 227 * 1024 - 256;
 Smem smem_layout(const AttentionParams& p, bool separate_v) {
   Smem sm{};
   sm.dk_pad = round_up(static_cast<int>(p.dk), 16);
@@ -473,19 +449,14 @@ Smem smem_layout(const AttentionParams& p, bool separate_v) {
   sm.kpitch = sm.dk_pad + 8;
   sm.vpitch = sm.dv_pad + 8;
   sm.separate_v = separate_v;
-  for (sm.stages = kMaxStages; sm.stages > 2 && sm.bytes() > kSmemBudget; --sm.stages) {
-  }
+  sm.keys = sm.dk_pad <= 640 ? 64 : 32;
   return sm;
 }
 
-template <int NT>
+template <int KEYS, int NT>
 void launch_tc(const AttentionParams& p, const PagedLaunch& L, const Smem& sm, cudaStream_t stream) {
-  auto kernel = paged_attention_tc<NT>;
-  static int granted = 0;  // dynamic shared memory opted into so far (per instantiation)
-  if (static_cast<int>(sm.bytes()) > granted) {
-    cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(sm.bytes()));
-    granted = static_cast<int>(sm.bytes());
-  }
+  auto kernel = paged_attention_tc<KEYS, NT>;
+  cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(sm.bytes()));
   kernel<<<dim3(L.num_tiles, L.splits), kThreads, sm.bytes(), stream>>>(p, L, sm);
 }
 
@@ -501,15 +472,24 @@ void paged_attention_launch(const AttentionParams& p, const PagedLaunch& L, void
                    p.dk <= 1088 && p.k_row_stride % 8 == 0 && p.k_head_stride % 8 == 0 &&
                    p.k_block_stride % 8 == 0 && p.v_row_stride % 8 == 0 && p.v_head_stride % 8 == 0 &&
                    p.v_block_stride % 8 == 0 && p.q_tok_stride % 8 == 0 && p.q_head_stride % 8 == 0 &&
-                   aligned16(p.q) && aligned16(p.k) && aligned16(p.v) &&
-                   smem_layout(p, separate_v).bytes() <= kSmemBudget;
+                   aligned16(p.q) && aligned16(p.k) && aligned16(p.v);
   if (vec) {
     const Smem sm = smem_layout(p, separate_v);
-    switch (output_tiles(p)) {
-      case 2: launch_tc<2>(p, L, sm, stream); break;
-      case 4: launch_tc<4>(p, L, sm, stream); break;
-      case 8: launch_tc<8>(p, L, sm, stream); break;
-      default: launch_tc<16>(p, L, sm, stream); break;
+    const int nt = output_tiles(p);
+    if (sm.keys == 64) {
+      switch (nt) {
+        case 2: launch_tc<64, 2>(p, L, sm, stream); break;
+        case 4: launch_tc<64, 4>(p, L, sm, stream); break;
+        case 8: launch_tc<64, 8>(p, L, sm, stream); break;
+        default: launch_tc<64, 16>(p, L, sm, stream); break;
+      }
+    } else {
+      switch (nt) {
+        case 2: launch_tc<32, 2>(p, L, sm, stream); break;
+        case 4: launch_tc<32, 4>(p, L, sm, stream); break;
+        case 8: launch_tc<32, 8>(p, L, sm, stream); break;
+        default: launch_tc<32, 16>(p, L, sm, stream); break;
+      }
     }
   } else {
     const size_t shmem = (p.dv + 128) * sizeof(float);

@@ -114,6 +114,9 @@ CausalLm load_causal_lm(const fs::path& dir, const LoadOptions& options) {
     torch::Tensor w = to_tensor(ckpt.view(name)).to(options.device, options.dtype);
     item.value().set_data(w);
   }
+  // Rotary frequencies live with the weights: a forward then never copies them across devices
+  // (CUDA graphs of the decode step cannot capture such a copy).
+  for (auto& entry : lm->rotary) entry.second.inv_freq = entry.second.inv_freq.to(options.device);
   lm->eval();
   return lm;
 }

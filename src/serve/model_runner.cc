@@ -5,6 +5,9 @@
 #include <cmath>
 
 #include "kernels/ops.h"
+#ifdef YZ_WITH_CUDA
+#include "serve/decode_graphs.h"
+#endif
 #include "util/error.h"
 
 namespace yz::serve {
@@ -45,6 +48,8 @@ double KvPoolReport::max_concurrency() const {
   return per_request > 0 ? static_cast<double>(num_blocks) / static_cast<double>(per_request) : 0;
 }
 
+ModelRunner::~ModelRunner() = default;
+
 ModelRunner::ModelRunner(const RunnerConfig& c) : config_(c) {
   YZ_CHECK(c.block_size == 16 || c.block_size == 32 || c.block_size == 64,
            "--block-size must be 16, 32 or 64 (got ", c.block_size, ")");
@@ -55,6 +60,10 @@ ModelRunner::ModelRunner(const RunnerConfig& c) : config_(c) {
   YZ_CHECK(config_.max_model_len <= mc.max_position_embeddings, "--max-model-len ",
            config_.max_model_len, " exceeds the model's max_position_embeddings ",
            mc.max_position_embeddings, " (", c.model_dir, "/config.json)");
+#ifndef YZ_WITH_CUDA
+  config_.cuda_graphs = false;
+#endif
+  if (!config_.device.is_cuda()) config_.cuda_graphs = false;
   size_pool();
 }
 
@@ -119,9 +128,18 @@ void ModelRunner::size_pool() {
     // Memory in use that the caching allocator does not account for: CUDA context, cuBLAS
     // workspaces, ... (vLLM's non_torch_allocations).
     report_.non_torch_bytes = std::max<int64_t>(0, (after.total - after.free) - after.torch_reserved);
+    // Decode graphs keep their activations in a pool of their own: about a decode batch's share
+    // of the profiled peak, plus their logits, plus workspace slack.
+    if (config_.cuda_graphs) {
+      report_.graph_max_batch = std::min<int64_t>(config_.max_num_seqs, 256);
+      report_.graph_reserve_bytes =
+          report_.activation_peak_bytes * report_.graph_max_batch / config_.max_num_batched_tokens +
+          2 * report_.graph_max_batch * mc.vocab_size * static_cast<int64_t>(c10::elementSize(config_.dtype)) +
+          (int64_t{256} << 20);
+    }
     const double budget = config_.gpu_memory_utilization * static_cast<double>(after.total);
     const double kv = budget - static_cast<double>(report_.weight_bytes + report_.activation_peak_bytes +
-                                                   report_.non_torch_bytes);
+                                                   report_.non_torch_bytes + report_.graph_reserve_bytes);
     YZ_CHECK(kv > 0, "no memory left for the KV cache: ", config_.gpu_memory_utilization, " x ",
              after.total >> 20, " MiB device memory < weights ", report_.weight_bytes >> 20,
              " MiB + activations ", report_.activation_peak_bytes >> 20, " MiB + other ",
@@ -139,7 +157,18 @@ void ModelRunner::size_pool() {
            " bytes); lower --max-model-len or give the cache more memory");
   report_.num_blocks = num_blocks;
   report_.pool_bytes = num_blocks * block_bytes;
-  cache_ = std::make_unique<PagedKvCache>(mc, num_blocks, bs, config_.dtype, config_.device);
+  // With graphs, one more block outside the scheduler's pool: padding rows of a replayed batch
+  // write and read it.
+  cache_ = std::make_unique<PagedKvCache>(mc, num_blocks + (config_.cuda_graphs ? 1 : 0), bs,
+                                          config_.dtype, config_.device);
+#ifdef YZ_WITH_CUDA
+  if (config_.cuda_graphs) {
+    if (report_.graph_max_batch == 0) report_.graph_max_batch = std::min<int64_t>(config_.max_num_seqs, 256);
+    graphs_ = std::make_unique<DecodeGraphs>(lm_, *cache_, static_cast<int32_t>(num_blocks),
+                                             report_.graph_max_batch, config_.max_model_len);
+    report_.graph_pool_bytes = graphs_->pool_bytes();
+  }
+#endif
 }
 
 std::vector<SampledToken> ModelRunner::execute(const SchedulerOutput& step,
@@ -169,6 +198,15 @@ std::vector<SampledToken> ModelRunner::execute(const SchedulerOutput& step,
     max_kv = std::max(max_kv, s.start + s.num_tokens);
   }
   YZ_ASSERT(rows.size() == samplers.size(), "one sampler per sampling request");
+#ifdef YZ_WITH_CUDA
+  // A pure decode step (one new token per request, every one sampling) replays a captured graph.
+  if (graphs_ && max_q == 1 && rows.size() == step.scheduled.size() &&
+      static_cast<int64_t>(rows.size()) <= graphs_->max_batch()) {
+    torch::NoGradGuard no_grad;
+    torch::Tensor logits = graphs_->run(ids, positions, slots, table, max_blocks, kv_lens);
+    return sample_rows(logits, samplers, logprobs, top_logprobs, top);
+  }
+#endif
   const torch::Device d = config_.device;
   std::vector<at::Tensor> i64 = upload<int64_t>({&ids, &positions, &slots, &rows}, d);
   std::vector<at::Tensor> i32 = upload<int32_t>({&table, &kv_lens, &starts}, d);

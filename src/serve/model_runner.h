@@ -30,6 +30,7 @@ struct RunnerConfig {
   double gpu_memory_utilization = 0.9;  // CUDA: fraction of device memory for weights + activations + KV
   int64_t kv_cache_bytes = 0;           // >0: KV pool size in bytes (CPU default: 4 GiB)
   int64_t num_blocks_override = 0;      // >0: exactly this many blocks (tests)
+  bool cuda_graphs = true;              // CUDA: replay captured decode steps (--enforce-eager: off)
 };
 
 // How the KV pool was sized (the startup report).
@@ -40,6 +41,9 @@ struct KvPoolReport {
   int64_t weight_bytes = 0;         // model parameters on the device
   int64_t activation_peak_bytes = 0;  // profiled forward of max_num_batched_tokens (CUDA)
   int64_t non_torch_bytes = 0;      // CUDA context and other non-allocator memory (CUDA)
+  int64_t graph_reserve_bytes = 0;  // set aside for the decode CUDA graphs (CUDA)
+  int64_t graph_pool_bytes = 0;     // what their capture took
+  int64_t graph_max_batch = 0;      // decode steps of up to this many sequences replay a graph
   int64_t device_total_bytes = 0;   // CUDA
   int64_t max_model_len = 0;
   int64_t tokens() const { return num_blocks * block_size; }
@@ -47,9 +51,12 @@ struct KvPoolReport {
   double max_concurrency() const;
 };
 
+class DecodeGraphs;
+
 class ModelRunner {
  public:
   explicit ModelRunner(const RunnerConfig& config);
+  ~ModelRunner();
 
   const ModelConfig& model_config() const { return lm_->config; }
   const KvPoolReport& pool() const { return report_; }
@@ -71,6 +78,9 @@ class ModelRunner {
   RunnerConfig config_;
   CausalLm lm_{nullptr};
   std::unique_ptr<PagedKvCache> cache_;
+#ifdef YZ_WITH_CUDA
+  std::unique_ptr<DecodeGraphs> graphs_;  // with cuda_graphs on a CUDA device
+#endif
   KvPoolReport report_;
 };
 
