@@ -24,20 +24,24 @@ namespace yz::apps {
 namespace {
 
 // The chat template behind /v1/chat/completions: --chat-template FILE, else the model's own;
-// none (an empty renderer) when the model has no template, so chat requests get a 400.
+// none (an empty renderer) when the model has no template or one tokenizer/chat cannot render,
+// so chat requests get a 400. This is the one place that knows how templates are rendered
+// (tokenizer/chat: the ChatML family); the Jinja template library replaces it here.
 serve::ChatRenderer chat_renderer(const fs::path& model_dir, const std::string& template_file) {
   std::string source;
   if (!template_file.empty()) {
     source = read_text_file(template_file);
+    // Fail at startup, not on the first request, when the template cannot be rendered.
+    tok::apply_chat_template(source, {{"user", "hi"}}, /*add_generation_prompt=*/true);
   } else {
     try {
       source = tok::load_chat_template(model_dir);
-    } catch (const Error&) {
+      tok::apply_chat_template(source, {{"user", "hi"}}, /*add_generation_prompt=*/true);
+    } catch (const Error& e) {
+      std::printf("No chat template: /v1/chat/completions answers 400 (%s)\n", e.what());
       return nullptr;
     }
   }
-  // Fail at startup, not on the first request, when the template cannot be rendered.
-  tok::apply_chat_template(source, {{"user", "hi"}}, /*add_generation_prompt=*/true);
   return [source](const serve::Json& messages, bool add_generation_prompt, const serve::Json&) {
     std::vector<tok::ChatMessage> m;
     for (const serve::Json& x : messages) m.push_back({x["role"].get<std::string>(), x["content"].get<std::string>()});
