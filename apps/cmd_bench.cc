@@ -1,5 +1,6 @@
 // `youzhi bench convert`: uniform vs layer-adaptive conversion at one KV budget (issue #5);
-// `youzhi bench throughput` lives in cmd_bench_throughput.cc.
+// `youzhi bench throughput` and `youzhi bench serve` live in cmd_bench_throughput.cc and
+// cmd_bench_serve.cc.
 #include <cstdio>
 
 #include "apps/commands.h"
@@ -46,7 +47,10 @@ Command add_bench(CLI::App& app) {
   conv->add_flag("--overwrite", o->overwrite, "Replace existing result files");
   add_fit_flags(*conv, o->fit);
   Command throughput = add_bench_throughput(app);
-  return [o, conv, throughput]() {
+  Command online = add_bench_serve(app);
+  CLI::App* serve = app.get_subcommand("serve");
+  return [o, conv, throughput, online, serve]() {
+    if (serve->parsed()) return online();
     if (!conv->parsed()) return throughput();
     YZ_CHECK(o->overwrite || !fs::exists(o->out), "output ", o->out,
              " already exists; pass --overwrite to replace it");

@@ -18,7 +18,10 @@
 # bench/run_eval_bench.sh), trainbench / heal / dp2 (training throughput, healing table, 2-GPU
 # data parallel), convq (issue 17: conversion methods on the §13 protocol, bench convert with them
 # at half and a third of the cache, a padded stock budget plan in transformers, 7B-shape fit time
-# per layer; one archive, convq.tar.gz). At most 8 files return.
+# per layer; one archive, convq.tar.gz).
+# servebench (the same three models behind `youzhi serve`, loaded by `youzhi
+# bench serve` at rates 1, 4, 16, inf and at the logged maximum concurrency, then a soak of the
+# MLA model; bench/run_serve_online.sh, SERVE_* variables). At most 8 files return.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/yz_out}; mkdir -p "$OUT"
@@ -26,6 +29,8 @@ STAGES=${*:-build goldens tests tokbench decbench}
 P=$PWD/.gpu/prefix
 TP=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
 export LD_LIBRARY_PATH=$P/lib:${LD_LIBRARY_PATH:-}
+# OpenSSL 3 (needed by cpp-httplib) only where the machine has none of its own.
+ldconfig -p | grep -q 'libssl.so.3 ' || export LD_LIBRARY_PATH=$P/lib-ssl:$LD_LIBRARY_PATH
 xz -dkf .gpu/data/qwen3_tokenizer.json.xz
 # Tests read ../shared; give them the carried copies under the same layout.
 mkdir -p ../shared/data/tokenizers ../shared/data/models/stories260K ../shared/data/eval_general
@@ -33,6 +38,19 @@ cp .gpu/data/qwen3_tokenizer.json.xz ../shared/data/tokenizers/
 [ -f .gpu/data/wikitext2_raw_test.txt ] && cp .gpu/data/wikitext2_raw_test.txt ../shared/data/eval_general/
 cp .gpu/data/stories260K.bin .gpu/data/tok512.model ../shared/data/models/stories260K/
 [ -f .gpu/data/eval_data.tar.xz ] && tar -C ../shared/data -xJf .gpu/data/eval_data.tar.xz
+
+# Random Qwen2.5-7B-shaped checkpoints (kept in /tmp across stages): GQA, uniform MLA (r 512,
+# d_r 64) and a heterogeneous plan at a third of the GQA cache: r + d_r per layer cycles through
+# 576, 288, 352, 256, 320, 384, 224 (mean 343 of 1024 elements).
+make_serve7b_models() {
+  local TOK=.gpu/data/qwen3_tokenizer.json CFG=tests/data/configs/qwen2.5-7b.json
+  [ -f /tmp/q7b/config.json ] || python3 tools/make_random_checkpoint.py $CFG /tmp/q7b $TOK &
+  [ -f /tmp/q7b_mla/config.json ] || python3 tools/make_random_mla_checkpoint.py $CFG /tmp/q7b_mla --ranks 512 --rope-dims 64 --tokenizer $TOK &
+  local R=512,256,320,192,256,320,192 D=64,32,32,64,64,64,32
+  [ -f /tmp/q7b_third/config.json ] || python3 tools/make_random_mla_checkpoint.py $CFG /tmp/q7b_third \
+    --ranks $R,$R,$R,$R --rope-dims $D,$D,$D,$D --tokenizer $TOK &
+  wait
+}
 
 for stage in $STAGES; do
 case $stage in
@@ -201,16 +219,7 @@ dp2)
 attnbench)
   build-cuda/bench/bench_attention "$OUT/attention.json" | tee /tmp/attnbench.txt | tail -60 ;;
 serve7b)
-  TOK=.gpu/data/qwen3_tokenizer.json
-  CFG=tests/data/configs/qwen2.5-7b.json
-  [ -f /tmp/q7b/config.json ] || python3 tools/make_random_checkpoint.py $CFG /tmp/q7b $TOK &
-  [ -f /tmp/q7b_mla/config.json ] || python3 tools/make_random_mla_checkpoint.py $CFG /tmp/q7b_mla --ranks 512 --rope-dims 64 --tokenizer $TOK &
-  # A heterogeneous plan at a third of the GQA cache: r + d_r per layer cycles through
-  # 576, 288, 352, 256, 320, 384, 224 (mean 343 of 1024 elements).
-  R=512,256,320,192,256,320,192; D=64,32,32,64,64,64,32
-  [ -f /tmp/q7b_third/config.json ] || python3 tools/make_random_mla_checkpoint.py $CFG /tmp/q7b_third \
-    --ranks $R,$R,$R,$R --rope-dims $D,$D,$D,$D --tokenizer $TOK &
-  wait
+  make_serve7b_models
   U=${SERVE_UTIL:-0.3}; IN=${SERVE_IN:-512}; OUTL=${SERVE_OUT:-256}; N=${SERVE_N:-1800}
   for m in q7b q7b_mla q7b_third; do
     timeout ${SERVE_TIMEOUT:-200} build-cuda/youzhi bench throughput /tmp/$m --device cuda --input-len $IN --output-len $OUTL \
@@ -223,5 +232,13 @@ serve7b)
     --num-prompts 1 --json --out /tmp/b1_gqa.json > /dev/null 2>&1
   python3 bench/decoder_hf.py /tmp/q7b cuda bfloat16 1 128 64 /tmp/b1_hf.json
   python3 bench/combine_serve_bench.py "$OUT" /tmp/b1_gqa.json /tmp/b1_mla.json /tmp/b1_hf.json ;;
+servebench)
+  make_serve7b_models
+  # serve7b's bench throughput results (same lengths) let the table compare rate inf with them.
+  rm -rf /tmp/serve_online && mkdir -p /tmp/serve_online && cp "$OUT"/throughput_*.json /tmp/serve_online/ 2>/dev/null
+  YZ=build-cuda/youzhi SERVE_DEVICE=cuda bash bench/run_serve_online.sh /tmp/serve_online /tmp/q7b /tmp/q7b_mla /tmp/q7b_third \
+    | tee /tmp/serve_online/summary.txt
+  cp /tmp/serve_online/serve_online.json /tmp/serve_online/summary.txt "$OUT/"
+  tar czf "$OUT/serve_online_runs.tar.gz" -C /tmp serve_online ;;
 esac
 done
