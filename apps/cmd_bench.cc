@@ -1,8 +1,10 @@
 // `youzhi bench convert`: uniform vs layer-adaptive conversion at one KV budget (issue #5);
-// `youzhi bench throughput` lives in cmd_bench_throughput.cc.
+// `youzhi bench throughput` and `youzhi bench serve` live in cmd_bench_throughput.cc and
+// cmd_bench_serve.cc.
 #include <cstdio>
 
 #include "apps/commands.h"
+#include "apps/fit_flags.h"
 #include "convert/bench_convert.h"
 #include "model/causal_lm.h"
 #include "util/error.h"
@@ -13,11 +15,14 @@ Command add_bench(CLI::App& app) {
   app.require_subcommand(1);
   CLI::App* conv = app.add_subcommand(
       "convert", "At one KV budget: original, TransMLA default, best uniform fold, adaptive fold, "
-                 "adaptive budget; ppl, ΔPPL and R over seeds");
+                 "adaptive budget and, with a method (--factorization, --refit, --local-steps), the "
+                 "best uniform fold with each of its stages and the budget plan with all; ppl, "
+                 "ΔPPL and R over seeds");
   struct Opts {
     ConvertBenchRequest req;
     std::string model, out, device = "cpu";
     bool overwrite = false;
+    FitFlags fit;
   };
   auto o = std::make_shared<Opts>();
   conv->add_option("--model", o->model, "GQA model directory")->required();
@@ -40,8 +45,12 @@ Command add_bench(CLI::App& app) {
   conv->add_option("--device", o->device, "cpu or cuda[:N]");
   conv->add_option("--out", o->out, "RESULTS.json (RESULTS.md and RESULTS.svg beside it)")->required();
   conv->add_flag("--overwrite", o->overwrite, "Replace existing result files");
+  add_fit_flags(*conv, o->fit);
   Command throughput = add_bench_throughput(app);
-  return [o, conv, throughput]() {
+  Command online = add_bench_serve(app);
+  CLI::App* serve = app.get_subcommand("serve");
+  return [o, conv, throughput, online, serve]() {
+    if (serve->parsed()) return online();
     if (!conv->parsed()) return throughput();
     YZ_CHECK(o->overwrite || !fs::exists(o->out), "output ", o->out,
              " already exists; pass --overwrite to replace it");
@@ -49,6 +58,8 @@ Command add_bench(CLI::App& app) {
     r.model = o->model;
     r.out = o->out;
     r.device = parse_device(o->device);
+    r.fit = fit_options(o->fit);
+    r.plan_local_steps = plan_local_steps(o->fit);
     nlohmann::ordered_json res = run_convert_bench(r);
     std::printf("%s", bench_markdown(res).c_str());
     std::printf("wrote %s (+ .md, .svg)\n", o->out.c_str());

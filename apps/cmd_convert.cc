@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/commands.h"
+#include "apps/fit_flags.h"
 #include "convert/converter.h"
 #include "model/config.h"
 #include "util/error.h"
@@ -44,6 +45,13 @@ void print_report(const nlohmann::ordered_json& r) {
               static_cast<long long>(r["kv_elements_per_token"]["after"].get<int64_t>()),
               static_cast<long long>(r["kv_bytes_per_token_bf16"]["before"].get<int64_t>()),
               static_cast<long long>(r["kv_bytes_per_token_bf16"]["after"].get<int64_t>()));
+  if (r["kv_elements_per_token"].contains("unpadded"))
+    std::printf("  stock padding to the widest layer: the plan itself caches %lld elements (%lld "
+                "bytes); padding costs %lld bytes per token\n",
+                static_cast<long long>(r["kv_elements_per_token"]["unpadded"].get<int64_t>()),
+                static_cast<long long>(r["kv_bytes_per_token_bf16"]["unpadded"].get<int64_t>()),
+                static_cast<long long>(r["kv_bytes_per_token_bf16"]["after"].get<int64_t>() -
+                                       r["kv_bytes_per_token_bf16"]["unpadded"].get<int64_t>()));
 }
 
 }  // namespace
@@ -54,6 +62,7 @@ Command add_convert(CLI::App& app) {
     std::string model, out, rank = "default", device = "cpu", report;
     std::vector<std::string> freqfold = {"4"};
     std::string target = "native", plan_dtype = "float32";
+    FitFlags fit;
     int64_t rope_dim = 0, q_lora_rank = 0, kv_elements = 0;
     double kv_budget = 0;
     bool json = false;
@@ -74,7 +83,7 @@ Command add_convert(CLI::App& app) {
                  "runtimes: no biases, latent norms)");
   app.add_option("--adaptive", o->req.adaptive,
                  "Layer-adaptive plan: fold (per-layer f at uniform d_r, r) or budget (per-layer "
-                 "d_r, r, f under the KV budget; native target)");
+                 "d_r, r, f under the KV budget; `stock` pads every layer to the widest one)");
   app.add_option("--kv-budget", o->kv_budget, "KV cache budget as a fraction of the GQA cache");
   app.add_option("--kv-elements", o->kv_elements, "KV cache budget in elements per token (all layers)");
   app.add_option("--profile-cache", o->req.profile_cache, "Directory caching sensitivity profiles");
@@ -91,6 +100,7 @@ Command add_convert(CLI::App& app) {
   app.add_option("--eval-file", o->req.eval_files, "Perplexity files scored at every stage");
   app.add_option("--eval-ctx", o->req.eval_ctx, "Perplexity window");
   app.add_option("--eval-chunks", o->req.eval_chunks, "Windows per eval file at most");
+  add_fit_flags(app, o->fit);
   app.add_option("--report", o->report, "Write the report JSON here");
   app.add_option("--device", o->device, "cpu or cuda[:N]");
   app.add_flag("--overwrite", o->req.overwrite, "Replace an existing output directory");
@@ -135,6 +145,8 @@ Command add_convert(CLI::App& app) {
       r.plan.kv_lora_rank = r.kv_elements_per_layer - r.plan.rope_dim;
     }
     r.plan.target = parse_target(o->target);
+    r.fit = fit_options(o->fit);
+    r.plan_local_steps = plan_local_steps(o->fit);
     r.plan_dtype = parse_dtype_name(o->plan_dtype);
     r.progress = !o->json;
     nlohmann::ordered_json report = convert_model(r);

@@ -9,6 +9,9 @@ namespace yz::apps {
 
 using Command = std::function<int()>;
 
+// `youzhi --version` and the server's /version.
+constexpr const char* kVersion = "0.1";
+
 Command add_info(CLI::App& app);
 Command add_tokenize(CLI::App& app);
 Command add_detokenize(CLI::App& app);
@@ -25,5 +28,7 @@ Command add_bench_throughput(CLI::App& bench);  // a subcommand of `bench`
 Command add_eval(CLI::App& app);
 Command add_data(CLI::App& app);
 Command add_pipeline(CLI::App& app);
+Command add_bench_serve(CLI::App& bench);       // a subcommand of `bench`
+Command add_serve(CLI::App& app);
 
 }  // namespace yz::apps

@@ -20,7 +20,7 @@ int main(int argc, char** argv) {
   mallopt(M_TOP_PAD, 256 << 20);
   CLI::App app{"YouZhi: convert GQA models to Multi-head Latent Attention and serve them"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("youzhi 0.1"));
+  app.set_version_flag("--version", std::string("youzhi ") + yz::apps::kVersion);
   std::map<CLI::App*, yz::apps::Command> commands;
   auto add = [&](const char* name, const char* help, auto adder) {
     CLI::App* sub = app.add_subcommand(name, help);
@@ -46,7 +46,9 @@ int main(int argc, char** argv) {
       yz::apps::add_data);
   add("convert", "Convert a GQA model to Multi-head Latent Attention", yz::apps::add_convert);
   add("demo", "Run the main job on the bundled model", yz::apps::add_demo);
-  add("bench", "Benchmarks: convert (uniform vs layer-adaptive conversion), throughput (serving engine)",
+  add("serve", "OpenAI-compatible HTTP server (completions, chat, streaming, /metrics)", yz::apps::add_serve);
+  add("bench", "Benchmarks: convert (uniform vs layer-adaptive conversion), throughput (serving engine), "
+               "serve (online, against any OpenAI-compatible server)",
       yz::apps::add_bench);
   add("train",
       "Training: train distill (GKD from the original model), train lm (CE), train sft (answers only)",

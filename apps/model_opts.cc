@@ -20,9 +20,8 @@ CausalLm ModelOpts::load() const {
   return load_causal_lm(model, o);
 }
 
-std::vector<int32_t> stop_ids(const CausalLm& lm, const fs::path& dir, const tok::Tokenizer& tk,
-                              const tmpl::ChatTemplate* chat) {
-  std::vector<int32_t> out(lm->config.eos_token_ids.begin(), lm->config.eos_token_ids.end());
+std::vector<int32_t> generation_config_eos(const fs::path& dir) {
+  std::vector<int32_t> out;
   if (fs::is_regular_file(dir / "generation_config.json")) {
     nlohmann::json g = read_json_file(dir / "generation_config.json");
     if (g.contains("eos_token_id")) {
@@ -32,10 +31,21 @@ std::vector<int32_t> stop_ids(const CausalLm& lm, const fs::path& dir, const tok
         for (const auto& x : e) out.push_back(x.get<int32_t>());
     }
   }
-  if (chat) {
-    std::vector<int32_t> end = tk.encode(chat->assistant_suffix(), /*add_special_tokens=*/false);
-    if (!end.empty() && tk.is_special(end[0])) out.push_back(end[0]);
-  }
+  return out;
+}
+
+std::vector<int32_t> chat_end_tokens(const tok::Tokenizer& tk, const tmpl::ChatTemplate& chat) {
+  std::vector<int32_t> end = tk.encode(chat.assistant_suffix(), /*add_special_tokens=*/false);
+  if (!end.empty() && tk.is_special(end[0])) return {end[0]};
+  return {};
+}
+
+std::vector<int32_t> stop_ids(const CausalLm& lm, const fs::path& dir, const tok::Tokenizer& tk,
+                              const tmpl::ChatTemplate* chat) {
+  std::vector<int32_t> out(lm->config.eos_token_ids.begin(), lm->config.eos_token_ids.end());
+  for (int32_t id : generation_config_eos(dir)) out.push_back(id);
+  if (chat)
+    for (int32_t id : chat_end_tokens(tk, *chat)) out.push_back(id);
   return out;
 }
 

@@ -37,3 +37,23 @@ if(YZ_BUILD_TESTS)
     add_library(GTest::gtest_main ALIAS gtest_main)
   endif()
 endif()
+
+# cpp-httplib as Debian builds it: a compiled library whose header only declares. The header
+# must see the feature macros the library was built with (its pkg-config Cflags), and with them
+# it includes OpenSSL's, zlib's and brotli's headers (libcpp-httplib-dev depends on all three).
+find_path(httplib_INCLUDE_DIR httplib.h)
+find_library(httplib_LIBRARY NAMES cpp-httplib)
+find_path(httplib_OPENSSL_INCLUDE_DIR openssl/ssl.h)
+find_path(httplib_ZLIB_INCLUDE_DIR zlib.h)
+find_path(httplib_BROTLI_INCLUDE_DIR brotli/decode.h)
+if(NOT httplib_INCLUDE_DIR OR NOT httplib_LIBRARY OR NOT httplib_OPENSSL_INCLUDE_DIR OR
+   NOT httplib_ZLIB_INCLUDE_DIR OR NOT httplib_BROTLI_INCLUDE_DIR)
+  message(FATAL_ERROR "cpp-httplib not found (httplib.h, libcpp-httplib and the OpenSSL, zlib and brotli "
+                      "headers it includes); scripts/setup.sh installs libcpp-httplib-dev")
+endif()
+add_library(yz::httplib UNKNOWN IMPORTED GLOBAL)
+set_target_properties(yz::httplib PROPERTIES IMPORTED_LOCATION ${httplib_LIBRARY}
+  INTERFACE_INCLUDE_DIRECTORIES
+    "${httplib_INCLUDE_DIR};${httplib_OPENSSL_INCLUDE_DIR};${httplib_ZLIB_INCLUDE_DIR};${httplib_BROTLI_INCLUDE_DIR}"
+  INTERFACE_COMPILE_DEFINITIONS
+    "CPPHTTPLIB_OPENSSL_SUPPORT;CPPHTTPLIB_ZLIB_SUPPORT;CPPHTTPLIB_BROTLI_SUPPORT")

@@ -13,7 +13,8 @@ PACKAGES=(
   libpcre2-dev libutf8proc-dev liblzma-dev
   libgtest-dev libbenchmark-dev
   libgloo-dev             # Gloo headers for c10d data parallelism on CPU (youzhi train --nproc)
-  clang libclang-rt-14-dev   # libFuzzer target of the safetensors header parser
+  clang libclang-rt-14-dev   # libFuzzer targets (safetensors header, templates, server requests)
+  nodejs curl                # the server's tests: the OpenAI Node.js SDK (vendored), README curls
 )
 
 missing=()

@@ -32,6 +32,16 @@ check "stock report scores native too" "$(python3 -c "import json; print(sorted(
 expect 0 "info on stock" -- "$YZ" info "$TMP/stock" --json
 check "stock checkpoint complete" "$(json_field "['checkpoint_matches_config']")" "True"
 expect 0 "generate from stock" -- "$YZ" generate "$TMP/stock" --prompt "The" --max-new-tokens 4
+# Issue 17 methods: whitened factorization, refits and distillation on converted inputs.
+expect 0 "convert with every fit" -- "$YZ" convert $CONV --out "$TMP/fit" --factorization whitened --refit --local-steps 3 --fit-inputs converted --eval-file "$TMP/t.txt" --eval-ctx 4 --eval-chunks 1 --report "$TMP/fit.json" --json
+check "fit report" "$(python3 -c "
+import json; r=json.load(open('$TMP/fit.json')); f=r['fit']; l=r['layers'][3]['fit']
+print(f['factorization'], f['refit'], f['local_steps'], f['inputs'], l['local']['steps'], l['refit']['steps'][0], l['error_local'] < l['error_factorized'])")" "whitened True 3 converted 3 input_projections True"
+expect 0 "info on fitted" -- "$YZ" info "$TMP/fit" --json
+check "fitted checkpoint complete" "$(json_field "['checkpoint_matches_config']")" "True"
+expect 2 "convert bad factorization" -- "$YZ" convert $CONV --out "$TMP/bad" --factorization pca
+expect 2 "convert bad fit inputs" -- "$YZ" convert $CONV --out "$TMP/bad" --refit --fit-inputs teacher
+expect 1 "convert negative local steps" -- "$YZ" convert $CONV --out "$TMP/bad" --local-steps -2
 # --freqfold auto scores on documents held out from calibration, never on the eval text.
 expect 0 "convert freqfold auto" -- "$YZ" convert --model "$MODEL" --calib "$ROOT/data/demo/wikitext2_test_head.txt" --calib-samples 4 --calib-len 64 --select-samples 2 --select-len 64 --rope-dim 32 --kv-lora-rank 96 --freqfold auto --out "$TMP/auto" --report "$TMP/auto.json" --json
 check "auto chose a fold" "$(python3 -c "import json; r=json.load(open('$TMP/auto.json')); s=r['freqfold_search']; print(s['chosen'] in (2,4,8,16,32) and r['plan']['freqfold'] == [s['chosen']]*8 and len(s['selection_ppl_partial_rope']) == 5)")" "True"
@@ -48,12 +58,18 @@ if [ -d "$STORIES" ]; then
   check "adaptive checkpoint complete" "$(json_field "['checkpoint_matches_config']")" "True"
   expect 0 "convert --adaptive fold --target stock" -- "$YZ" convert $ST --select-samples 4 --select-len 64 --adaptive fold --kv-budget 0.5 --target stock --plan-dtype bfloat16 --out "$TMP/st_fold"
   expect 1 "bad plan dtype" -- "$YZ" convert $ST --adaptive fold --kv-budget 0.5 --plan-dtype int3 --out "$TMP/st_bad2"
-  expect 1 "adaptive budget refuses the stock target" -- "$YZ" convert $ST --adaptive budget --kv-budget 0.5 --target stock --out "$TMP/st_bad"
-  [ ! -e "$TMP/st_bad" ] && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: refused adaptive left an output"; }
-  expect 0 "bench convert" -- "$YZ" bench convert $ST --select "$ROOT/data/demo/wikitext2_test_head.txt" --select-samples 4 --select-len 64 --eval-file "$TMP/ev.txt" --eval-ctx 64 --eval-chunks 4 --kv-budget 0.5 --seeds 2 --out "$TMP/bench.json"
+  # A budget plan for stock runtimes: every layer padded to the widest d_r and r.
+  expect 0 "convert --adaptive budget --target stock" -- "$YZ" convert $ST --select-samples 4 --select-len 64 --adaptive budget --kv-budget 0.5 --target stock --out "$TMP/st_stock" --report "$TMP/st_stock.json" --json
+  check "padded stock config" "$(python3 -c "
+import json; c=json.load(open('$TMP/st_stock/config.json')); r=json.load(open('$TMP/st_stock.json'))
+p=c['youzhi']['padded_from']; k=r['kv_elements_per_token']
+print(c['kv_lora_rank'] == max(p['kv_lora_rank']), c['qk_rope_head_dim'] == max(p['qk_rope_head_dim']), k['after'] == 5 * (c['kv_lora_rank'] + c['qk_rope_head_dim']), k['unpadded'] == sum(p['kv_lora_rank']) + sum(p['qk_rope_head_dim']) <= k['after'])")" "True True True True"
+  expect 0 "info on padded stock" -- "$YZ" info "$TMP/st_stock" --json
+  check "padded checkpoint complete" "$(json_field "['checkpoint_matches_config']")" "True"
+  expect 0 "bench convert" -- "$YZ" bench convert $ST --select "$ROOT/data/demo/wikitext2_test_head.txt" --select-samples 4 --select-len 64 --eval-file "$TMP/ev.txt" --eval-ctx 64 --eval-chunks 4 --kv-budget 0.5 --seeds 2 --factorization whitened --refit --out "$TMP/bench.json"
   check "bench methods and R" "$(python3 -c "
 import json; r=json.load(open('$TMP/bench.json')); s=r['summary']
-print(sorted(s), 'reduction_vs_uniform' in s['adaptive_budget'], len(r['runs']), len({s[m]['kv_elements_per_token'] for m in s if m != 'original'}) >= 1)")" "['adaptive_budget', 'adaptive_fold', 'original', 'transmla_default', 'uniform_best'] True 2 True"
+print(list(s), all('reduction_vs_uniform' in s[m] for m in list(s)[3:]), len(r['runs']), len({s[m]['kv_elements_per_token'] for m in s if m != 'original'}))")" "['original', 'transmla_default', 'uniform_best', 'adaptive_fold', 'adaptive_budget', 'uniform_best+whitened', 'uniform_best+whitened+refit', 'adaptive_budget+fit'] True 2 1"
   [ -s "$TMP/bench.md" ] && grep -q "<svg" "$TMP/bench.svg" && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: bench markdown/svg"; }
   expect 1 "bench refuses an existing result" -- "$YZ" bench convert $ST --select "$ROOT/data/demo/wikitext2_test_head.txt" --eval-file "$TMP/ev.txt" --kv-budget 0.5 --out "$TMP/bench.json"
   expect 1 "bench refuses selecting on the eval text" -- "$YZ" bench convert $ST --select "$TMP/ev.txt" --eval-file "$TMP/ev.txt" --kv-budget 0.5 --out "$TMP/bench2.json"

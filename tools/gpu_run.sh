@@ -15,10 +15,17 @@
 # vs a third-of-the-cache adaptive plan, bench throughput at equal GPU memory, batch-1 decode vs
 # transformers), evalgold (`youzhi eval` log-likelihood goldens from transformers:
 # tests/data/eval/loglik_goldens.json), evalbench (`youzhi eval` vs transformers requests/s,
-# bench/run_eval_bench.sh), pipeline (`youzhi pipeline` on the committed recipes
-# recipes/yz-qwen2-16m-{third,half}.json: fin-sft data, SFT of the original, uniform and adaptive
-# conversions, GKD heal, SFT of the healed model, eval of all six; PIPELINE_RECIPES picks; runs
-# resume in /tmp/yz_pipeline_* when called again on the same machine). At most 8 files return.
+# bench/run_eval_bench.sh), trainbench / heal / dp2 (training throughput, healing table, 2-GPU
+# data parallel), convq (issue 17: conversion methods on the §13 protocol, bench convert with them
+# at half and a third of the cache, a padded stock budget plan in transformers, 7B-shape fit time
+# per layer; one archive, convq.tar.gz).
+# servebench (the same three models behind `youzhi serve`, loaded by `youzhi
+# bench serve` at rates 1, 4, 16, inf and at the logged maximum concurrency, then a soak of the
+# MLA model; bench/run_serve_online.sh, SERVE_* variables), pipeline (`youzhi pipeline` on the
+# committed recipes recipes/yz-qwen2-16m-{third,half}.json: fin-sft data, SFT of the original,
+# uniform and adaptive conversions, GKD heal, SFT of the healed model, eval of all six;
+# PIPELINE_RECIPES picks; a run resumes in /tmp/yz_pipeline_* when called again on the same
+# machine). At most 8 files return.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/yz_out}; mkdir -p "$OUT"
@@ -26,6 +33,8 @@ STAGES=${*:-build goldens tests tokbench decbench}
 P=$PWD/.gpu/prefix
 TP=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
 export LD_LIBRARY_PATH=$P/lib:${LD_LIBRARY_PATH:-}
+# OpenSSL 3 (needed by cpp-httplib) only where the machine has none of its own.
+ldconfig -p | grep -q 'libssl.so.3 ' || export LD_LIBRARY_PATH=$P/lib-ssl:$LD_LIBRARY_PATH
 xz -dkf .gpu/data/qwen3_tokenizer.json.xz
 # Tests read ../shared; give them the carried copies under the same layout.
 mkdir -p ../shared/data/tokenizers ../shared/data/models/stories260K ../shared/data/eval_general
@@ -38,6 +47,19 @@ mkdir -p ../shared/data/corpus
 for f in pretrain.txt.xz fin_heldout_sec.txt.xz; do
   [ -f .gpu/data/$f ] && ln -sf "$PWD/.gpu/data/$f" ../shared/data/corpus/$f
 done
+
+# Random Qwen2.5-7B-shaped checkpoints (kept in /tmp across stages): GQA, uniform MLA (r 512,
+# d_r 64) and a heterogeneous plan at a third of the GQA cache: r + d_r per layer cycles through
+# 576, 288, 352, 256, 320, 384, 224 (mean 343 of 1024 elements).
+make_serve7b_models() {
+  local TOK=.gpu/data/qwen3_tokenizer.json CFG=tests/data/configs/qwen2.5-7b.json
+  [ -f /tmp/q7b/config.json ] || python3 tools/make_random_checkpoint.py $CFG /tmp/q7b $TOK &
+  [ -f /tmp/q7b_mla/config.json ] || python3 tools/make_random_mla_checkpoint.py $CFG /tmp/q7b_mla --ranks 512 --rope-dims 64 --tokenizer $TOK &
+  local R=512,256,320,192,256,320,192 D=64,32,32,64,64,64,32
+  [ -f /tmp/q7b_third/config.json ] || python3 tools/make_random_mla_checkpoint.py $CFG /tmp/q7b_third \
+    --ranks $R,$R,$R,$R --rope-dims $D,$D,$D,$D --tokenizer $TOK &
+  wait
+}
 
 for stage in $STAGES; do
 case $stage in
@@ -105,6 +127,82 @@ plan7b)
       --select-samples 2 --select-len 2048 --report "$OUT/plan7b_$mode.json" > /dev/null 2> /tmp/plan7b_$mode.err || tail -5 /tmp/plan7b_$mode.err
     python3 -c "import json; r=json.load(open('$OUT/plan7b_$mode.json')); a=r['adaptive']; print('$mode', a['cost'], a['phase_s'], 'plan s', a['wall_s'], 'convert s', r['phases']['convert']['wall_s'])"
   done ;;
+convq)
+  # Issue 17 (README "Conversion quality at low budgets"). CONVQ_STEPS local steps (300),
+  # CONVQ_SEEDS (3), CONVQ_PARTS picks sections: u13 bench stock 7b (default all; `7b` alone is
+  # the 7B-shape fit cost, about 3 minutes with the build cached).
+  [ -x build-cuda/youzhi ] || { cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DYZ_WITH_CUDA=ON \
+    -DCMAKE_PREFIX_PATH="$TP;$P" -DYZ_GTEST_SOURCE_DIR=$P/googletest -DYZ_BUILD_FUZZ=OFF > /tmp/cmake.log 2>&1 &&
+    cmake --build build-cuda -j16 --target youzhi > /tmp/build.log 2>&1 || { tail -30 /tmp/build.log; exit 1; }; }
+  for f in calib_2m select_1m wiki400k_lf sec400k; do xz -dkf .gpu/data/$f.txt.xz; done
+  D=.gpu/data; Q=/tmp/convq; mkdir -p $Q; STEPS=${CONVQ_STEPS:-300}; M=models/yz-qwen2-gqa-16m
+  PROTO="--calib $D/calib_2m.txt --calib-samples 128 --calib-len 256 --eval-file $D/wiki400k_lf.txt --eval-file $D/sec400k.txt --eval-ctx 1024 --eval-chunks 32 --device cuda"
+  PARTS=${CONVQ_PARTS:-u13 bench stock 7b}
+  if [[ " $PARTS " == *" u13 "* ]]; then
+    # §13.1 / §13.2 and past them: uniform f = 2, d_r = 32, every method, a third and half of the cache.
+    for rank in 53 96; do
+      for m in "bkv|" "whitened|--factorization whitened" "refit|--factorization whitened --refit" \
+               "local|--factorization whitened --refit --local-steps $STEPS" \
+               "local_converted|--factorization whitened --refit --local-steps $STEPS --fit-inputs converted" \
+               "local_only|--factorization whitened --local-steps $STEPS"; do
+        # At half the cache only the main rows (the §13.2 comparison); every variant at a third.
+        [ $rank = 96 ] && [[ ${m%%|*} == local_* ]] && continue
+        SECONDS=0
+        build-cuda/youzhi convert --model $M --out $Q/m --overwrite --rope-dim 32 --kv-lora-rank $rank --freqfold 2 \
+          $PROTO --report $Q/u13_r${rank}_${m%%|*}.json --json ${m#*|} > /dev/null 2>> $Q/u13.err || echo "FAILED r$rank ${m%%|*}"
+        echo "u13 r$rank ${m%%|*}: ${SECONDS}s"
+      done
+    done
+    python3 - $Q <<'PY'
+import glob, json, sys
+for f in sorted(glob.glob(f"{sys.argv[1]}/u13_*.json")):
+    r = json.load(open(f)); p = r["ppl"]
+    fit = [l.get("fit", {}) for l in r["layers"]]
+    sec = sum(x.get("local", {}).get("seconds", 0) + x.get("refit", {}).get("seconds", 0) for x in fit)
+    print(f.split("/")[-1][4:-5].ljust(22), "wiki %.1f  sec %.2f" % tuple(p["final"][k] for k in ("wiki400k_lf.txt", "sec400k.txt")),
+          " partial_rope %.1f / %.2f" % tuple(p["partial_rope"][k] for k in ("wiki400k_lf.txt", "sec400k.txt")),
+          " fit s %.1f  convert s %.1f" % (sec, r["phases"]["convert"]["wall_s"]))
+PY
+  fi
+  if [[ " $PARTS " == *" bench "* ]]; then
+    for b in 0.5:half 0.333:third; do
+      SECONDS=0
+      build-cuda/youzhi bench convert --model $M --kv-budget ${b%%:*} --calib $D/calib_2m.txt \
+        --select $D/select_1m.txt --eval-file $D/wiki400k_lf.txt --eval-file $D/sec400k.txt \
+        --seeds ${CONVQ_SEEDS:-3} --calib-samples 128 --calib-len 256 --select-samples 16 --select-len 1024 \
+        --eval-ctx 1024 --eval-chunks 32 --device cuda --factorization whitened --refit \
+        --local-steps $STEPS --plan-local-steps 0 --out $Q/bench_convert_${b#*:}_fit.json --overwrite \
+        2> $Q/bench_${b#*:}.err | tail -12
+      echo "bench ${b#*:}: ${SECONDS}s"
+    done
+  fi
+  if [[ " $PARTS " == *" stock "* ]]; then
+    # A budget plan (per-layer d_r, r) exported for stock runtimes: padded to the widest layer.
+    build-cuda/youzhi convert --model $M --out $Q/stock_budget --overwrite --adaptive budget --kv-budget 0.333 \
+      --target stock --factorization whitened --refit --calib $D/calib_2m.txt --calib-samples 64 \
+      --select-samples 8 --select-len 1024 --eval-file $D/sec400k.txt --eval-chunks 8 --device cuda \
+      --report $Q/stock_budget.json > $Q/stock_budget.log 2>&1 || tail -5 $Q/stock_budget.log
+    grep -E "KV cache|padding" $Q/stock_budget.log
+    python3 tools/check_stock_export.py build-cuda/youzhi $Q/stock_budget 2>&1 | grep -v Warning | tee $Q/stock_check.txt
+    rm -rf $Q/stock_budget
+  fi
+  if [[ " $PARTS " == *" 7b "* ]]; then
+    # Fit cost per layer at the Qwen2.5-7B shape (random bf16 weights; 4 of its 28 layers).
+    python3 -c "import json; c=json.load(open('tests/data/configs/qwen2.5-7b.json')); c['num_hidden_layers']=4; json.dump(c, open('/tmp/q7b4.json','w'))"
+    [ -f /tmp/q7b4/config.json ] || python3 tools/make_random_checkpoint.py /tmp/q7b4.json /tmp/q7b4 .gpu/data/qwen3_tokenizer.json
+    xz -dc .gpu/data/pretrain_10mb.txt.xz > /tmp/calib10.txt
+    SECONDS=0
+    build-cuda/youzhi convert --model /tmp/q7b4 --out /tmp/q7b4_mla --overwrite --device cuda --rope-dim 64 \
+      --kv-lora-rank 320 --freqfold 4 --calib /tmp/calib10.txt --calib-samples 128 --calib-len 2048 \
+      --factorization whitened --refit --local-steps $STEPS --report $Q/fit7b_4layers.json > /dev/null 2> $Q/fit7b.err || tail -5 $Q/fit7b.err
+    echo "7b-shape 4 layers: ${SECONDS}s"
+    python3 -c "
+import json; r=json.load(open('$Q/fit7b_4layers.json'))
+for l in r['layers']: f=l['fit']; print('layer', l['layer'], 'refit s %.1f' % f['refit']['seconds'], 'local s %.1f' % f['local']['seconds'], 'err', round(f['error_factorized'],4), round(f['error_refit'],4), round(f['error_local'],4))
+print('breakdown', {k: round(v,1) for k, v in r['phases']['convert']['breakdown'].items()})"
+    rm -rf /tmp/q7b4_mla
+  fi
+  tar -C $Q --exclude=m -czf "$OUT/convq.tar.gz" . ;;
 convert7b)
   [ -f /tmp/q7b/config.json ] || python3 tools/make_random_checkpoint.py tests/data/configs/qwen2.5-7b.json /tmp/q7b .gpu/data/qwen3_tokenizer.json
   xz -dc .gpu/data/pretrain_10mb.txt.xz > /tmp/calib10.txt
@@ -115,12 +213,6 @@ convert7b)
     --report "$OUT/convert7b.json" > "$OUT/convert7b.log" 2> "$OUT/convert7b.err"
   echo "rc $?"; tail -5 "$OUT/convert7b.log"; grep -E "Maximum resident|Elapsed" "$OUT/convert7b.err"
   build-cuda/youzhi info /tmp/q7b_mla | tail -4 ;;
-trainbench)
-  bash bench/run_train_bench.sh "$OUT/trainbench.json" ;;
-heal)
-  bash bench/run_heal.sh "$OUT/heal.json" ;;
-dp2)
-  bash bench/run_dp2.sh "$OUT/train_dp2.json" ;;
 evalgold)
   python3 tools/make_eval_goldens.py models/yz-qwen2-gqa-16m ../shared/data "$OUT/loglik_goldens.json"
   cp "$OUT/loglik_goldens.json" tests/data/eval/
@@ -136,19 +228,16 @@ pipeline)
     for f in json md svg; do [ -f $W/table.$f ] && cp $W/table.$f "$OUT/pipeline_$r.$f"; done
     [ -f $W/table.md ] && cat $W/table.md
   done ;;
+trainbench)
+  bash bench/run_train_bench.sh "$OUT/trainbench.json" ;;
+heal)
+  bash bench/run_heal.sh "$OUT/heal.json" ;;
+dp2)
+  bash bench/run_dp2.sh "$OUT/train_dp2.json" ;;
 attnbench)
   build-cuda/bench/bench_attention "$OUT/attention.json" | tee /tmp/attnbench.txt | tail -60 ;;
 serve7b)
-  TOK=.gpu/data/qwen3_tokenizer.json
-  CFG=tests/data/configs/qwen2.5-7b.json
-  [ -f /tmp/q7b/config.json ] || python3 tools/make_random_checkpoint.py $CFG /tmp/q7b $TOK &
-  [ -f /tmp/q7b_mla/config.json ] || python3 tools/make_random_mla_checkpoint.py $CFG /tmp/q7b_mla --ranks 512 --rope-dims 64 --tokenizer $TOK &
-  # A heterogeneous plan at a third of the GQA cache: r + d_r per layer cycles through
-  # 576, 288, 352, 256, 320, 384, 224 (mean 343 of 1024 elements).
-  R=512,256,320,192,256,320,192; D=64,32,32,64,64,64,32
-  [ -f /tmp/q7b_third/config.json ] || python3 tools/make_random_mla_checkpoint.py $CFG /tmp/q7b_third \
-    --ranks $R,$R,$R,$R --rope-dims $D,$D,$D,$D --tokenizer $TOK &
-  wait
+  make_serve7b_models
   U=${SERVE_UTIL:-0.3}; IN=${SERVE_IN:-512}; OUTL=${SERVE_OUT:-256}; N=${SERVE_N:-1800}
   for m in q7b q7b_mla q7b_third; do
     timeout ${SERVE_TIMEOUT:-200} build-cuda/youzhi bench throughput /tmp/$m --device cuda --input-len $IN --output-len $OUTL \
@@ -161,5 +250,13 @@ serve7b)
     --num-prompts 1 --json --out /tmp/b1_gqa.json > /dev/null 2>&1
   python3 bench/decoder_hf.py /tmp/q7b cuda bfloat16 1 128 64 /tmp/b1_hf.json
   python3 bench/combine_serve_bench.py "$OUT" /tmp/b1_gqa.json /tmp/b1_mla.json /tmp/b1_hf.json ;;
+servebench)
+  make_serve7b_models
+  # serve7b's bench throughput results (same lengths) let the table compare rate inf with them.
+  rm -rf /tmp/serve_online && mkdir -p /tmp/serve_online && cp "$OUT"/throughput_*.json /tmp/serve_online/ 2>/dev/null
+  YZ=build-cuda/youzhi SERVE_DEVICE=cuda bash bench/run_serve_online.sh /tmp/serve_online /tmp/q7b /tmp/q7b_mla /tmp/q7b_third \
+    | tee /tmp/serve_online/summary.txt
+  cp /tmp/serve_online/serve_online.json /tmp/serve_online/summary.txt "$OUT/"
+  tar czf "$OUT/serve_online_runs.tar.gz" -C /tmp serve_online ;;
 esac
 done

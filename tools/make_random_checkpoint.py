@@ -14,9 +14,42 @@ from safetensors.torch import save_file
 from transformers import AutoConfig, AutoModelForCausalLM
 
 
+class ShardedWriter:
+    """bf16 tensors into ~4 GiB safetensors shards named model-0000i-of-0000n with the Hugging
+    Face index (shared by make_random_mla_checkpoint.py)."""
+
+    def __init__(self, out):
+        self.out, self.files, self.shard, self.size = out, [], {}, 0
+        os.makedirs(out, exist_ok=True)
+
+    def add(self, name, t):
+        self.shard[name] = t
+        self.size += t.numel() * t.element_size()
+        if self.size > 4 << 30:
+            self.flush()
+
+    def flush(self):
+        if self.shard:
+            fname = f"part-{len(self.files) + 1:05d}.safetensors"
+            save_file(self.shard, f"{self.out}/{fname}", metadata={"format": "pt"})
+            self.files.append((fname, list(self.shard)))
+            self.shard, self.size = {}, 0
+
+    def close(self):
+        self.flush()
+        index = {}
+        for i, (fname, tensors) in enumerate(self.files):
+            final = f"model-{i + 1:05d}-of-{len(self.files):05d}.safetensors"
+            os.rename(f"{self.out}/{fname}", f"{self.out}/{final}")
+            for t in tensors:
+                index[t] = final
+        json.dump({"metadata": {}, "weight_map": index},
+                  open(f"{self.out}/model.safetensors.index.json", "w"))
+        return len(self.files)
+
+
 def main():
     config_path, out = sys.argv[1], sys.argv[2]
-    os.makedirs(out, exist_ok=True)
     cfg = AutoConfig.from_pretrained(config_path)
     with torch.device("meta"):
         model = AutoModelForCausalLM.from_config(cfg)
@@ -24,41 +57,21 @@ def main():
     # the CPU.
     dev = "cuda" if torch.cuda.is_available() else "cpu"
     g = torch.Generator(device=dev).manual_seed(0)
-    shard, size, index, n = {}, 0, {}, 0
     names = [(name, p.shape) for name, p in model.named_parameters()]
-    files = []
-
-    def flush():
-        nonlocal shard, size, n
-        if shard:
-            n += 1
-            fname = f"part-{n:05d}.safetensors"
-            save_file(shard, f"{out}/{fname}", metadata={"format": "pt"})
-            files.append((fname, list(shard)))
-            shard, size = {}, 0
-
+    w = ShardedWriter(out)
     for name, shape in names:
         if name.endswith("norm.weight"):
             t = torch.ones(shape, dtype=torch.bfloat16)
         else:
             t = (torch.randn(shape, generator=g, device=dev) * 0.02).to(torch.bfloat16).cpu()
-        shard[name] = t
-        size += t.numel() * 2
-        if size > 4 << 30:
-            flush()
-    flush()
-    for i, (fname, tensors) in enumerate(files):
-        final = f"model-{i + 1:05d}-of-{len(files):05d}.safetensors"
-        os.rename(f"{out}/{fname}", f"{out}/{final}")
-        for t in tensors:
-            index[t] = final
-    json.dump({"metadata": {}, "weight_map": index}, open(f"{out}/model.safetensors.index.json", "w"))
+        w.add(name, t)
+    shards = w.close()
     raw = json.load(open(config_path))
     raw["torch_dtype"] = "bfloat16"
     json.dump(raw, open(f"{out}/config.json", "w"), indent=2)
     if len(sys.argv) > 3:
         shutil.copy(sys.argv[3], f"{out}/tokenizer.json")
-    print(f"wrote {out}: {sum(1 for _ in names)} tensors in {len(files)} shards")
+    print(f"wrote {out}: {len(names)} tensors in {shards} shards")
 
 
 if __name__ == "__main__":

@@ -9,11 +9,11 @@ usage: make_random_mla_checkpoint.py GQA_CONFIG.json OUT_DIR --ranks R[,R...] --
 """
 import argparse
 import json
-import os
 import shutil
 
 import torch
-from safetensors.torch import save_file
+
+from make_random_checkpoint import ShardedWriter
 
 
 def per_layer(text, layers):
@@ -61,23 +61,8 @@ def main():
     def rnd(*shape):
         return (torch.randn(*shape, generator=g, device=dev) * 0.02).to(torch.bfloat16).cpu()
 
-    os.makedirs(a.out, exist_ok=True)
-    index, files, shard, size = {}, [], {}, 0
-
-    def add(name, t):
-        nonlocal shard, size
-        shard[name] = t
-        size += t.numel() * 2
-        if size > 4 << 30:
-            flush()
-
-    def flush():
-        nonlocal shard, size
-        if shard:
-            fname = f"part-{len(files) + 1:05d}.safetensors"
-            save_file(shard, f"{a.out}/{fname}", metadata={"format": "pt"})
-            files.append((fname, list(shard)))
-            shard, size = {}, 0
+    w = ShardedWriter(a.out)
+    add = w.add
 
     add("model.embed_tokens.weight", rnd(vocab, hid))
     for l in range(L):
@@ -97,13 +82,7 @@ def main():
     add("model.norm.weight", torch.ones(hid, dtype=torch.bfloat16))
     if not src.get("tie_word_embeddings", False):
         add("lm_head.weight", rnd(vocab, hid))
-    flush()
-    for i, (fname, tensors) in enumerate(files):
-        final = f"model-{i + 1:05d}-of-{len(files):05d}.safetensors"
-        os.rename(f"{a.out}/{fname}", f"{a.out}/{final}")
-        for t in tensors:
-            index[t] = final
-    json.dump({"metadata": {}, "weight_map": index}, open(f"{a.out}/model.safetensors.index.json", "w"))
+    w.close()
     json.dump(cfg, open(f"{a.out}/config.json", "w"), indent=2)
     if a.tokenizer:
         shutil.copy(a.tokenizer, f"{a.out}/tokenizer.json")

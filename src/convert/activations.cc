@@ -41,6 +41,11 @@ void ActivationStream::advance(DecoderLayerImpl& layer) {
   }
 }
 
+torch::Tensor ActivationStream::input(DecoderLayerImpl& layer, const torch::Tensor& idx) const {
+  torch::NoGradGuard g;
+  return layer.input_layernorm(h_.index_select(0, idx.to(h_.device(), torch::kLong)));
+}
+
 double ActivationStream::nll_sum(RmsNormImpl& norm, const torch::Tensor& head) {
   torch::NoGradGuard g;
   const int64_t T = ids_.size(1);

@@ -25,6 +25,12 @@ class ActivationStream {
   // Calls fn with each batch's attention input of `layer` (after input_layernorm) [b, T, hidden].
   void observe(DecoderLayerImpl& layer, const std::function<void(const torch::Tensor&)>& fn);
   void advance(DecoderLayerImpl& layer);  // h = layer(h)
+  // Attention input of `layer` for windows `idx` ([k] int64 on any device): [k, T, hidden].
+  // Refits and local distillation pick their batches with it.
+  torch::Tensor input(DecoderLayerImpl& layer, const torch::Tensor& idx) const;
+  int64_t windows() const { return ids_.size(0); }
+  int64_t batch() const { return batch_; }  // windows per forward (observe's batches)
+  const ForwardContext& context() const { return ctx_; }  // rotary tables of [T]
   // Σ −log p(token t | < t) over t = 1..T−1 of every window (float64), after the final norm and
   // the head [vocab, hidden].
   double nll_sum(RmsNormImpl& norm, const torch::Tensor& head_weight);

@@ -27,13 +27,14 @@ struct Scored {
 // windows change with the seed).
 Scored score(CausalLm& gqa, const nlohmann::json& cfg, const MlaPlan& plan,
              const ConversionData& base, const torch::Tensor& select, bool progress,
-             bool with_original) {
+             bool with_original, const FitOptions& fit = {}) {
   ConversionData d = base;
   d.eval.emplace_back(kSelection, select);
   ConversionOptions o;
   o.device = gqa->model->embed_tokens->weight.device();
   o.progress = progress;
   o.score_original = with_original;
+  o.fit = fit;
   Scored s;
   s.report = convert_stream(module_source(gqa, cfg), plan, d,
                             [](const std::string&, const torch::Tensor&) {}, o);
@@ -54,7 +55,31 @@ nlohmann::ordered_json method_json(const Scored& s, const std::vector<std::strin
   m["plan"] = {{"qk_rope_head_dim", s.report["plan"]["qk_rope_head_dim"]},
                {"kv_lora_rank", s.report["plan"]["kv_lora_rank"]},
                {"freqfold", s.report["plan"]["freqfold"]}};
+  m["fit"] = s.report["fit"];
+  m["convert_s"] = s.report["phases"]["convert"]["wall_s"];
   return m;
+}
+
+// The "+" rows of a method: its stages added one at a time to the best uniform fold.
+std::vector<std::pair<std::string, FitOptions>> method_stages(const FitOptions& fit) {
+  std::vector<std::pair<std::string, FitOptions>> out;
+  FitOptions o = fit;
+  o.refit = false;
+  o.local_steps = 0;
+  std::string name = "uniform_best";
+  if (o.factorization != Factorization::kBalancedPca) {
+    name += std::string("+") + factorization_name(o.factorization);
+    out.emplace_back(name, o);
+  }
+  if (fit.refit) {
+    o.refit = true;
+    out.emplace_back(name += "+refit", o);
+  }
+  if (fit.local_steps > 0) {
+    o.local_steps = fit.local_steps;
+    out.emplace_back(name += "+local", o);
+  }
+  return out;
 }
 
 std::pair<double, double> mean_std(const std::vector<double>& v) {
@@ -102,6 +127,11 @@ nlohmann::ordered_json run_convert_bench(const ConvertBenchRequest& r) {
       std::find(folds.begin(), folds.end(), 4) != folds.end() ? 4 : folds.back();
   const std::string cache_key = fs::weakly_canonical(r.model).string() + "|" +
                                 std::to_string(Checkpoint(r.model).num_bytes());
+  const auto stages = method_stages(r.fit);
+  std::vector<std::string> rows = {"original", "transmla_default", "uniform_best", "adaptive_fold",
+                                   "adaptive_budget"};
+  for (const auto& st : stages) rows.push_back(st.first);
+  if (!stages.empty()) rows.push_back("adaptive_budget+fit");
 
   nlohmann::ordered_json out;
   out["model"] = r.model.string();
@@ -111,7 +141,8 @@ nlohmann::ordered_json run_convert_bench(const ConvertBenchRequest& r) {
   out["settings"] = {{"rope_dim", d_r}, {"kv_lora_rank", k - d_r}, {"transmla_default_freqfold", default_fold},
                      {"calibration", {{"samples", r.calibration.samples}, {"length", r.calibration.length}}},
                      {"selection", {{"samples", r.selection.samples}, {"length", r.selection.length}}},
-                     {"eval_ctx", r.eval_ctx}, {"eval_chunks", r.eval_chunks}, {"seeds", r.seeds}};
+                     {"eval_ctx", r.eval_ctx}, {"eval_chunks", r.eval_chunks}, {"seeds", r.seeds},
+                     {"fit", r.fit.key()}, {"plan_local_steps", r.plan_local_steps}};
   nlohmann::ordered_json runs = nlohmann::ordered_json::array();
   for (int s = 0; s < r.seeds; ++s) {
     CalibrationOptions co = r.calibration, so = r.selection;
@@ -142,8 +173,7 @@ nlohmann::ordered_json run_convert_bench(const ConvertBenchRequest& r) {
     methods["transmla_default"] = method_json(unif[def], files, original);
     methods["uniform_best"] = method_json(unif[best], files, original);
     run["uniform_selection_ppl"] = uniform_scores;
-    for (AdaptiveMode mode : {AdaptiveMode::kFold, AdaptiveMode::kBudget}) {
-      if (r.progress) std::fprintf(stderr, "== seed %d: adaptive %s\n", s, adaptive_mode_name(mode));
+    auto plan = [&](AdaptiveMode mode, const FitOptions& fit) {
       PlanRequest pr;
       pr.mode = mode;
       pr.elements_per_layer = k;
@@ -151,7 +181,13 @@ nlohmann::ordered_json run_convert_bench(const ConvertBenchRequest& r) {
       pr.profile_cache = r.profile_cache;
       pr.cache_key = cache_key;
       pr.progress = r.progress;
-      AdaptivePlan ap = plan_adaptive(gqa, cfg_json, data.calib, select, pr);
+      pr.fit = fit;
+      pr.fit.seed = co.seed;
+      return plan_adaptive(gqa, cfg_json, data.calib, select, pr);
+    };
+    for (AdaptiveMode mode : {AdaptiveMode::kFold, AdaptiveMode::kBudget}) {
+      if (r.progress) std::fprintf(stderr, "== seed %d: adaptive %s\n", s, adaptive_mode_name(mode));
+      AdaptivePlan ap = plan(mode, {});
       Scored sc = score(gqa, cfg_json, ap.plan, data, select, r.progress, /*with_original=*/false);
       nlohmann::ordered_json m = method_json(sc, files, original);
       m["planner"] = ap.report;
@@ -159,19 +195,44 @@ nlohmann::ordered_json run_convert_bench(const ConvertBenchRequest& r) {
       if (s == 0) run["profiles"][adaptive_mode_name(mode)] = ap.report["profiles"];
       methods[std::string("adaptive_") + adaptive_mode_name(mode)] = m;
     }
-    for (const char* a : {"adaptive_fold", "adaptive_budget"})
+    FitOptions fit = r.fit;
+    fit.seed = co.seed;
+    for (const auto& [name, o] : stages) {
+      if (r.progress) std::fprintf(stderr, "== seed %d: %s\n", s, name.c_str());
+      FitOptions so = o;
+      so.seed = co.seed;
+      MlaPlan p = uniform;
+      p.freqfold = {folds[best]};
+      methods[name] = method_json(score(gqa, cfg_json, p, data, select, r.progress, false, so),
+                                  files, original);
+    }
+    if (!stages.empty()) {
+      if (r.progress) std::fprintf(stderr, "== seed %d: adaptive budget + fit\n", s);
+      FitOptions in_plan = fit;
+      in_plan.local_steps = r.plan_local_steps;
+      AdaptivePlan ap = plan(AdaptiveMode::kBudget, in_plan);
+      nlohmann::ordered_json m =
+          method_json(score(gqa, cfg_json, ap.plan, data, select, r.progress, false, fit), files,
+                      original);
+      m["planner"] = ap.report;
+      m["planner"].erase("profiles");
+      methods["adaptive_budget+fit"] = m;
+    }
+    for (const auto& name : rows) {
+      if (name == "original" || name == "transmla_default" || name == "uniform_best") continue;
       for (const auto& f : files) {
         const double du = methods["uniform_best"]["delta_ppl"][f].get<double>();
-        const double da = methods[a]["delta_ppl"][f].get<double>();
-        methods[a]["reduction_vs_uniform"][f] = du != 0 ? (du - da) / du : 0.0;
+        const double da = methods[name]["delta_ppl"][f].get<double>();
+        methods[name]["reduction_vs_uniform"][f] = du != 0 ? (du - da) / du : 0.0;
       }
+    }
     run["methods"] = methods;
     runs.push_back(run);
   }
   out["runs"] = runs;
   // Summary over seeds: ppl and ΔPPL per method and file, R per adaptive method and file.
   nlohmann::ordered_json summary;
-  for (const char* m : {"original", "transmla_default", "uniform_best", "adaptive_fold", "adaptive_budget"}) {
+  for (const std::string& m : rows) {
     summary[m]["kv_elements_per_token"] = runs[0]["methods"][m]["kv_elements_per_token"];
     for (const auto& f : files) {
       std::vector<double> p, d, red;

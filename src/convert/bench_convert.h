@@ -1,7 +1,11 @@
-// `youzhi bench convert` (issue #5): at identical KV elements per token, the original model,
+// `youzhi bench convert` (issues #5, #17): at identical KV elements per token, the original model,
 // TransMLA's default uniform fold, the best uniform fold chosen on the selection split, and the
-// two layer-adaptive planners, over several calibration seeds; perplexity on every eval file,
-// ΔPPL against the original, and R = (ΔPPL_uniform_best − ΔPPL_adaptive) / ΔPPL_uniform_best.
+// two layer-adaptive planners, over several calibration seeds; with a conversion method beyond
+// TransMLA's (FitOptions), the best uniform fold with each of its stages added in turn
+// ("uniform_best+whitened", "+refit", "+local") and the budget planner with all of them
+// ("adaptive_budget+fit"), so the table separates the plan's gain from the factorization's.
+// Perplexity on every eval file, ΔPPL against the original, and for every converted row but
+// the two uniform baselines R = (ΔPPL_uniform_best − ΔPPL_row) / ΔPPL_uniform_best.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -24,6 +28,8 @@ struct ConvertBenchRequest {
   fs::path out;                        // RESULTS.json; RESULTS.md and RESULTS.svg beside it
   fs::path profile_cache;
   bool progress = true;
+  FitOptions fit;                      // the method of the "+" rows (default: none of them)
+  int64_t plan_local_steps = 0;        // local steps inside the "+fit" plan's profiles
 };
 
 // Runs the benchmark and writes out (.json, .md, .svg); returns the JSON.

@@ -7,6 +7,7 @@
 
 #include "convert/converter.h"
 #include "convert/planner.h"
+#include "model/hf_names.h"
 #include "util/error.h"
 #include "util/json_file.h"
 #include "util/safetensors.h"
@@ -53,12 +54,14 @@ CausalLm model_from_tensors(const nlohmann::json& config_json,
 }
 
 ConversionResult convert_module(CausalLm& gqa, const nlohmann::json& config_json,
-                                const MlaPlan& plan, const ConversionData& data, bool progress) {
+                                const MlaPlan& plan, const ConversionData& data,
+                                const FitOptions& fit, bool progress) {
   std::map<std::string, torch::Tensor> fin, partial;
   ConversionOptions o;
   o.device = gqa->model->embed_tokens->weight.device();
   o.dtype = gqa->model->embed_tokens->weight.scalar_type();
   o.progress = progress;
+  o.fit = fit;
   o.partial = [&](const std::string& n, const torch::Tensor& t) { partial[n] = t.detach().clone(); };
   ConversionResult r;
   r.report = convert_stream(module_source(gqa, config_json), plan, data,
@@ -96,12 +99,21 @@ nlohmann::ordered_json convert_model(const ConvertRequest& request) {
       YZ_CHECK(!auto_fold || !same_file(f, s), "--eval-file ", f.string(),
                " is also the selection text: --freqfold auto and --adaptive must select on held-out text");
   }
+  YZ_CHECK(r.fit.local_steps >= 0 && r.plan_local_steps >= 0, "--local-steps must be >= 0");
+  if (r.fit.needs_data()) {
+    // Refits and distillation read the original layers' attention: every tensor must be there
+    // before the sweep starts (a converted or truncated checkpoint fails here, by name).
+    Checkpoint ckpt(r.model);
+    for (int64_t l = 0; l < cfg.num_hidden_layers; ++l)
+      for (const char* p : {"q_proj", "k_proj", "v_proj", "o_proj"}) {
+        const std::string name = layer_prefix(l) + "self_attn." + p + ".weight";
+        YZ_CHECK(ckpt.has(name), r.model.string(), ": ", r.fit.local_steps > 0 ? "--local-steps" : "--refit",
+                 " needs the original attention weights, and the checkpoint lacks '", name, "'");
+      }
+  }
   const bool adaptive = !r.adaptive.empty();
   std::optional<AdaptiveMode> mode;
   if (adaptive) mode = parse_adaptive_mode(r.adaptive);
-  YZ_CHECK(!(mode == AdaptiveMode::kBudget && r.plan.target == Target::kStock),
-           "--adaptive budget gives each layer its own d_r and r, which only the native target "
-           "holds (stock runtimes read one global kv_lora_rank); use --adaptive fold for stock");
   tok::Tokenizer tk = tok::Tokenizer::from_file(r.model);
   ConversionData data;
   if (adaptive || (r.plan.freqfold.empty() && r.select.empty())) {
@@ -125,6 +137,9 @@ nlohmann::ordered_json convert_model(const ConvertRequest& request) {
     pr.cache_key = fs::weakly_canonical(r.model).string() + "|" +
                    std::to_string(Checkpoint(r.model).num_bytes());
     pr.progress = r.progress;
+    pr.fit = r.fit;
+    pr.fit.seed = r.calibration.seed;
+    pr.fit.local_steps = r.plan_local_steps;
     CausalLm gqa = load_causal_lm(r.model, {r.device, r.plan_dtype});
     AdaptivePlan ap = plan_adaptive(gqa, read_json_file(r.model / "config.json"), data.calib,
                                     data.select, pr);
@@ -146,6 +161,8 @@ nlohmann::ordered_json convert_model(const ConvertRequest& request) {
   ConversionOptions o;
   o.device = r.device;
   o.progress = r.progress;
+  o.fit = r.fit;
+  o.fit.seed = r.calibration.seed;
   nlohmann::ordered_json report = convert_stream(
       checkpoint_source(r.model), r.plan, data,
       [&](const std::string& name, const torch::Tensor& t) {

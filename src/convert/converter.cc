@@ -197,6 +197,9 @@ nlohmann::ordered_json convert_stream(const ModelSource& src, MlaPlan plan,
                                       const ConversionOptions& opt) {
   const ModelConfig& c = src.config;
   const int64_t L = c.num_hidden_layers, G = c.num_key_value_heads, D = c.head_dim;
+  YZ_CHECK(data.calib.defined() && data.calib.dim() == 2 && data.calib.size(0) > 0,
+           opt.fit.local_steps > 0 ? "--local-steps needs calibration windows (--calib)"
+                                   : "the conversion needs calibration windows (--calib)");
   plan = per_layer_plan(plan, L);
   std::vector<int64_t> dims = {D};
   dims.insert(dims.end(), plan.rope_dims.begin(), plan.rope_dims.end());
@@ -223,15 +226,24 @@ nlohmann::ordered_json convert_stream(const ModelSource& src, MlaPlan plan,
   native.target = Target::kNative;
   native.latent_norm = false;
   const ModelConfig native_cfg = parse_config(mla_config_json(src.config_json, c, native), "config");
+  // A stock export of per-layer dims pads every layer to the widest one (pad_attention).
+  const bool padded = stock && !is_uniform(plan);
 
   PhaseMeter meter(opt.device);
   std::map<std::string, double> t;  // seconds per step of the sweep
   auto t0 = Clock::now();
   const torch::Tensor embed = src.tensor("model.embed_tokens.weight");
-  std::optional<ActivationStream> calib_orig;  // pass A input; not needed after a fold search
-  if (grams.empty()) {
+  const FitOptions& fit = opt.fit;
+  // Original-model calibration stream: pass A (unless a fold search already gave its Grams) and
+  // the refits' targets; the converted prefix's stream when the fits read converted inputs.
+  std::optional<ActivationStream> calib_orig, calib_conv;
+  if (grams.empty() || fit.needs_data()) {
     calib_orig.emplace(ctx.stream(data.calib));
     calib_orig->embed(embed);
+  }
+  if (fit.needs_data() && fit.inputs == FitInputs::kConverted) {
+    calib_conv.emplace(ctx.stream(data.calib));
+    calib_conv->embed(embed);
   }
   ActivationStream calib_step1 = ctx.stream(data.calib);  // pass B input
   calib_step1.embed(embed);
@@ -249,6 +261,7 @@ nlohmann::ordered_json convert_stream(const ModelSource& src, MlaPlan plan,
   t["load_s"] += since(t0);
 
   nlohmann::ordered_json layers = nlohmann::ordered_json::array();
+  nlohmann::ordered_json warnings = nlohmann::ordered_json::array();
   Progress bar("converting", L, "layers", opt.progress);
   for (int64_t l = 0; l < L; ++l) {
     t0 = Clock::now();
@@ -257,22 +270,18 @@ nlohmann::ordered_json convert_stream(const ModelSource& src, MlaPlan plan,
     t["load_s"] += since(t0);
     // Pass A on the original model -> RoRoPE + FreqFold rotation (§3.2).
     t0 = Clock::now();
-    torch::Tensor gram = calib_orig ? key_gram(*calib_orig, *gqa, c) : grams[l];
+    torch::Tensor gram = grams.empty() ? key_gram(*calib_orig, *gqa, c) : grams[l];
     const int64_t d_r = plan.rope_dims[l], r = plan.kv_lora_ranks[l];
     Rotation rot = rorope_rotation(gram, G, D, d_r, plan.freqfold[l]);
     DecoderLayer step1 = mla_layer(step1_cfg, l, *gqa, mla_attention_tensors(ga, rot.p, d_r, {}), ctx);
     t["pass_a_s"] += since(t0);
-    // Pass B on the step-1 model: Gram of [K̃_nope, V] (§3.3–3.4) and of W_q x (§3.5).
+    // Pass B on the step-1 model: Grams of [k, v] (§3.3–3.4), of the queries per KV group
+    // (whitened factorization) and of W_q x (§3.5).
     t0 = Clock::now();
-    const int64_t nk = G * D - d_r;
-    torch::Tensor pd = rot.p.to(opt.device);
-    torch::Tensor kv_gram, q_gram;
+    KvStats stats;
+    torch::Tensor q_gram;
     calib_step1.observe(*gqa, [&](const torch::Tensor& x) {
-      torch::Tensor k = ga.k_proj(x).reshape({-1, G * D}).to(torch::kDouble).mm(pd);
-      torch::Tensor v = ga.v_proj(x).reshape({-1, G * D}).to(torch::kDouble);
-      torch::Tensor z = torch::cat({k.narrow(1, d_r, nk), v}, 1);
-      torch::Tensor g = z.t().mm(z);
-      kv_gram = kv_gram.defined() ? kv_gram + g : g;
+      stats.add(ga, x, fit.needs_queries());
       if (plan.q_lora_rank) {
         torch::Tensor q = torch::nn::functional::linear(x, ga.q_proj->weight)
                               .reshape({-1, ga.heads * D}).to(torch::kDouble);
@@ -282,15 +291,37 @@ nlohmann::ordered_json convert_stream(const ModelSource& src, MlaPlan plan,
     });
     t["pass_b_s"] += since(t0);
     t0 = Clock::now();
-    JointPca pca = balanced_kv_pca(kv_gram.cpu(), G * D, d_r, r, plan.balance);
-    LayerExport what{&pca, {}, !stock};
+    LatentFactors fac = factorize(stats.on(torch::kCPU), rot.p, ga, d_r, r, plan.balance,
+                                  fit.factorization);
+    LayerExport what{&fac, {}, /*biases=*/true};
     if (plan.q_lora_rank) what.q_basis = pca_basis(q_gram.cpu(), *plan.q_lora_rank);
-    auto attn = mla_attention_tensors(ga, rot.p, d_r, what);
+    std::map<std::string, torch::Tensor> attn = mla_attention_tensors(ga, rot.p, d_r, what);
     nlohmann::ordered_json row = {{"layer", l}, {"freqfold", plan.freqfold[l]},
                                   {"qk_rope_head_dim", d_r}, {"kv_lora_rank", r},
-                                  {"alpha", pca.alpha}, {"rope_energy_kept", rot.rope_energy},
-                                  {"pca_energy_kept", pca.energy_kept},
-                                  {"key_error", pca.key_error}, {"value_error", pca.value_error}};
+                                  {"alpha", fac.alpha}, {"rope_energy_kept", rot.rope_energy},
+                                  {"pca_energy_kept", fac.energy_kept},
+                                  {"key_error", fac.key_error}, {"value_error", fac.value_error}};
+    std::vector<std::string> notes = fac.warnings;
+    t["pca_s"] += since(t0);
+    if (fit.needs_data()) {
+      t0 = Clock::now();
+      ActivationStream& fit_in = calib_conv ? *calib_conv : *calib_orig;
+      row["fit"] = fit_layer(attn, native_cfg, l, *gqa, *calib_orig, fit_in, fit);
+      for (const auto& w : row["fit"]["warnings"]) notes.push_back(w.get<std::string>());
+      t["fit_s"] += since(t0);
+    }
+    t0 = Clock::now();
+    for (const auto& w : notes) {
+      std::fprintf(stderr, "warning: layer %lld: %s\n", static_cast<long long>(l), w.c_str());
+      warnings.push_back("layer " + std::to_string(l) + ": " + w);
+    }
+    DecoderLayer nat{nullptr};
+    if (stock) {
+      // The exact native export (biases, no norms) is scored beside the stock one; stock drops
+      // every bias (§2.4) and adds latent norms.
+      nat = mla_layer(native_cfg, l, *gqa, attn, ctx);
+      for (const char* b : {"q_proj.bias", "q_b_proj.bias", "kv_a_proj_with_mqa.bias"}) attn.erase(b);
+    }
     if (norm) {
       torch::Tensor kva = attn.at("kv_a_proj_with_mqa.weight").narrow(0, 0, r);
       torch::Tensor kvb = attn.count("kv_a_proj_with_mqa.bias")
@@ -304,11 +335,10 @@ nlohmann::ordered_json convert_stream(const ModelSource& src, MlaPlan plan,
         row["q_latent_norm_gamma"] = gq;
       }
     }
+    if (padded)
+      attn = pad_attention(attn, c, r, d_r, final_cfg.mla_layers[l].kv_lora_rank,
+                           final_cfg.mla_layers[l].qk_rope_head_dim);
     DecoderLayer fin = mla_layer(final_cfg, l, *gqa, attn, ctx);
-    DecoderLayer nat{nullptr};
-    if (stock)
-      nat = mla_layer(native_cfg, l, *gqa,
-                      mla_attention_tensors(ga, rot.p, d_r, {&pca, what.q_basis, true}), ctx);
     layers.push_back(row);
     t["pca_s"] += since(t0);
     t0 = Clock::now();
@@ -318,6 +348,7 @@ nlohmann::ordered_json convert_stream(const ModelSource& src, MlaPlan plan,
     // Advance every stream through its own version of layer l.
     t0 = Clock::now();
     if (calib_orig && l + 1 < L) calib_orig->advance(*gqa);
+    if (calib_conv && l + 1 < L) calib_conv->advance(*fin);
     if (l + 1 < L) calib_step1.advance(*step1);
     t["advance_calib_s"] += since(t0);
     t0 = Clock::now();
@@ -355,6 +386,15 @@ nlohmann::ordered_json convert_stream(const ModelSource& src, MlaPlan plan,
                                   {"after", final_cfg.kv_elements_per_token()}};
   rep["kv_bytes_per_token_bf16"] = {{"before", c.kv_bytes_per_token_bf16()},
                                     {"after", final_cfg.kv_bytes_per_token_bf16()}};
+  if (padded) {  // what the plan itself caches, before padding to the widest layer
+    rep["kv_elements_per_token"]["unpadded"] = native_cfg.kv_elements_per_token();
+    rep["kv_bytes_per_token_bf16"]["unpadded"] = native_cfg.kv_bytes_per_token_bf16();
+  }
+  rep["fit"] = {{"factorization", factorization_name(fit.factorization)}, {"refit", fit.refit},
+                {"local_steps", fit.local_steps}};
+  if (fit.needs_data()) rep["fit"]["inputs"] = fit_inputs_name(fit.inputs);
+  if (fit.local_steps > 0) rep["fit"]["local_lr"] = fit.local_lr;
+  rep["warnings"] = warnings;
   rep["layers"] = layers;
   rep["phases"] = phases;
   return rep;

@@ -16,6 +16,7 @@
 
 #include "convert/calibration.h"
 #include "convert/gqa_to_mla.h"
+#include "convert/layer_fit.h"
 #include "util/fs.h"
 
 namespace yz {
@@ -47,6 +48,7 @@ struct ConversionOptions {
   bool progress = true;
   TensorSink partial;  // optional: also receives the step-1 (partial RoPE) model
   bool score_original = true;  // false: no ppl.original (a caller that already has it)
+  FitOptions fit;              // factorization, refits, local distillation (layer_fit.h)
 };
 
 // The conversion proper. `plan.freqfold` empty means auto: TransMLA's greedy doubling scored by
@@ -76,7 +78,7 @@ struct ConversionResult {
 };
 ConversionResult convert_module(CausalLm& gqa, const nlohmann::json& config_json,
                                 const MlaPlan& plan, const ConversionData& data,
-                                bool progress = false);
+                                const FitOptions& fit = {}, bool progress = false);
 // A model of `config_json` whose parameters come from `tensors` (HF names).
 CausalLm model_from_tensors(const nlohmann::json& config_json,
                             const std::map<std::string, torch::Tensor>& tensors);
@@ -101,6 +103,8 @@ struct ConvertRequest {
   // Weights and activations of the planning forwards: bfloat16 halves the cost of a plan for
   // 7B-class models on a GPU (the conversion itself always runs in float32).
   torch::ScalarType plan_dtype = torch::kFloat;
+  FitOptions fit;  // how each layer's weights are chosen; the planner profiles with it too
+  int64_t plan_local_steps = 0;  // local steps inside adaptive plan profiles
 };
 
 // KV elements per layer for a budget given as a fraction of the GQA cache (2·G·D per layer).

@@ -4,20 +4,10 @@
 #include <algorithm>
 #include <cmath>
 
+#include "model/rope.h"
 #include "util/error.h"
 
 namespace yz {
-
-namespace {
-using torch::indexing::Slice;
-
-// Eigen-decomposition of a symmetric PSD matrix, eigenvalues descending. The damping of §3.0
-// (a multiple of I) only shifts eigenvalues and is left out.
-std::pair<torch::Tensor, torch::Tensor> eigh_desc(const torch::Tensor& m) {
-  auto [values, vectors] = torch::linalg_eigh(0.5 * (m + m.t()), "L");
-  return {values.flip(0), vectors.flip(1)};
-}
-}  // namespace
 
 int64_t max_kv_lora_rank(const ModelConfig& c, int64_t rope_dim) {
   return 2 * c.num_key_value_heads * c.head_dim - rope_dim;
@@ -88,8 +78,14 @@ void validate_plan(const ModelConfig& c, const MlaPlan& p) {
     YZ_CHECK(f > 0 && f % cfactor == 0 && (D / 2) % f == 0, "--freqfold ", f,
              " must be a multiple of c = head_dim / rope_dim = ", cfactor, " and divide ", D / 2, at);
   }
-  YZ_CHECK(p.target == Target::kNative || is_uniform(p),
-           "per-layer d_r / r need the native target (stock runtimes read one global value)");
+  // Stock runtimes read one global r and d_r: per-layer plans are padded to the widest layer
+  // (pad_attention), which maps a layer's rotary pairs onto the widest layer's frequencies.
+  if (p.target == Target::kStock && !is_uniform(p)) {
+    const int64_t d_max = *std::max_element(p.rope_dims.begin(), p.rope_dims.end());
+    for (int64_t l = 0; l < L; ++l)
+      YZ_CHECK(d_max % p.rope_dims[l] == 0, "stock export pads every layer to d_r = ", d_max,
+               ", which layer ", l, "'s d_r ", p.rope_dims[l], " does not divide");
+  }
   YZ_CHECK(p.balance > 0, "balance ratio must be positive");
   const int64_t HD = c.num_attention_heads * D;
   if (p.q_lora_rank)
@@ -140,36 +136,6 @@ Rotation rorope_rotation(const torch::Tensor& gram, int64_t G, int64_t D, int64_
   return {p, total > 0 ? kept / total : 0.0};
 }
 
-JointPca balanced_kv_pca(const torch::Tensor& gram, int64_t kv_dim, int64_t d_r, int64_t rank,
-                         double balance) {
-  const int64_t nk = kv_dim - d_r, n = nk + kv_dim;
-  YZ_ASSERT(gram.size(0) == n, "joint Gram has the wrong size");
-  torch::Tensor norms = gram.diagonal().clamp_min(0).sqrt();  // column L2 norms over tokens
-  JointPca out;
-  // TransMLA's code: mean key-nope column norm over mean value column norm, skipping the first
-  // d_r value channels (a harmless quirk we keep so results compare).
-  const double k_mean = nk > 0 ? norms.narrow(0, 0, nk).mean().item<double>() : 0.0;
-  const double v_mean = norms.narrow(0, nk + d_r, kv_dim - d_r).mean().item<double>();
-  out.alpha = (k_mean > 0 && v_mean > 0) ? k_mean / (v_mean * balance) : 1.0;
-  torch::Tensor scale = torch::ones({n}, torch::kDouble);
-  scale.narrow(0, 0, nk).fill_(1.0 / out.alpha);
-  torch::Tensor g = gram * scale.unsqueeze(0) * scale.unsqueeze(1);
-  auto [values, vectors] = eigh_desc(g);
-  out.basis = vectors.narrow(1, 0, rank).contiguous();
-  out.energy_kept = values.narrow(0, 0, rank).sum().item<double>() / values.sum().item<double>();
-  // Residual energy per block: diag((I−Π) G (I−Π)) summed over the block / the block's trace.
-  // With Π onto G's leading eigenvectors U_r that is diag(G − U_r Λ_r U_rᵀ) = diag(G) − U_r²·λ_r,
-  // O(n·r) instead of two n³ products.
-  torch::Tensor diag = g.diagonal();
-  torch::Tensor residual = diag - out.basis.pow(2).mv(values.narrow(0, 0, rank));
-  out.key_error = nk == 0 ? 0.0
-                          : residual.narrow(0, 0, nk).sum().item<double>() /
-                                std::max(diag.narrow(0, 0, nk).sum().item<double>(), 1e-300);
-  out.value_error = residual.narrow(0, nk, kv_dim).sum().item<double>() /
-                    std::max(diag.narrow(0, nk, kv_dim).sum().item<double>(), 1e-300);
-  return out;
-}
-
 torch::Tensor pca_basis(const torch::Tensor& gram, int64_t rank) {
   return eigh_desc(gram.to(torch::kDouble)).second.narrow(1, 0, rank).contiguous();
 }
@@ -177,7 +143,7 @@ torch::Tensor pca_basis(const torch::Tensor& gram, int64_t rank) {
 std::map<std::string, torch::Tensor> mla_attention_tensors(const GqaAttentionImpl& a,
                                                            const torch::Tensor& P_in, int64_t d_r,
                                                            const LayerExport& what) {
-  const JointPca* pca = what.pca;
+  const LatentFactors* fac = what.factors;
   const int64_t H = a.heads, G = a.kv_heads, D = a.head_dim, g = H / G, GD = G * D;
   const int64_t nk = GD - d_r;
   // Float64 on the weights' device: on a GPU the 7B-sized products stay off the host.
@@ -194,9 +160,10 @@ std::map<std::string, torch::Tensor> mla_attention_tensors(const GqaAttentionImp
   // Rotated keys (§3.2 step 7): W_k' = Pᵀ W_k, b_k' = Pᵀ b_k.
   torch::Tensor wk2 = P.t().mm(wk);
   torch::Tensor bk2 = bias ? P.t().mv(bk) : torch::Tensor();
-  const double alpha = pca ? pca->alpha : 1.0;
-  torch::Tensor R = pca ? dbl(pca->basis) : torch::eye(nk + GD, torch::dtype(torch::kDouble).device(dev));
-  const int64_t r = R.size(1);
+  // Latent c = down·z and ẑ = up·c for z = [k̃_nope, v] (factorization.h); identity: step 1.
+  const torch::Tensor eye = torch::eye(nk + GD, torch::dtype(torch::kDouble).device(dev));
+  const torch::Tensor down = fac ? dbl(fac->down) : eye, up = fac ? dbl(fac->up) : eye;
+  const int64_t r = up.size(1);
   // Queries (§3.5): head h keeps its D rows and gains d_r rows A_hᵀ W_q,h, all scaled by s.
   // With a low-rank query, W_q,h is replaced by R_q,h (q_b) after q_a = R_qᵀ W_q.
   const double s = std::sqrt(static_cast<double>(D + d_r) / D);
@@ -216,25 +183,83 @@ std::map<std::string, torch::Tensor> mla_attention_tensors(const GqaAttentionImp
       q_bias.push_back(s * bqh);
       q_bias.push_back(s * A.t().mv(bqh));
     }
-    // kv_b (§3.4 step 5): k_nope rows α·K_up',h[:, d_r:]·R[0:nk], then v rows R[nk + jD ...].
-    kv_b_rows.push_back(alpha * kup.narrow(1, d_r, nk).mm(R.narrow(0, 0, nk)));
-    kv_b_rows.push_back(R.narrow(0, nk + j * D, D));
+    // kv_b (§3.4 step 5): k_nope rows K_up',h[:, d_r:]·up[0:nk], then v rows up[nk + jD ...]
+    // (BKV: up = diag(α, 1)·R, TransMLA's α·K_up'·R_k).
+    kv_b_rows.push_back(kup.narrow(1, d_r, nk).mm(up.narrow(0, 0, nk)));
+    kv_b_rows.push_back(up.narrow(0, nk + j * D, D));
   }
-  // Latent (§3.4 steps 2–4): c = Rᵀ [W_k'[d_r:]/α ; W_v] x (+ bias), then the rope key rows.
-  torch::Tensor wj = torch::cat({wk2.narrow(0, d_r, nk) / alpha, wv}, 0);
+  // Latent (§3.4 steps 2–4): c = down·[W_k'[d_r:] ; W_v] x (+ bias), then the rope key rows
+  // (BKV: down = Rᵀ·diag(1/α, 1)).
+  torch::Tensor wj = torch::cat({wk2.narrow(0, d_r, nk), wv}, 0);
   std::map<std::string, torch::Tensor> out;
   const std::string q_name = low_rank_q ? "q_b_proj" : "q_proj";
   out[q_name + ".weight"] = torch::cat(q_rows, 0);
   if (low_rank_q) out["q_a_proj.weight"] = q_basis.t().mm(wq);
-  out["kv_a_proj_with_mqa.weight"] = torch::cat({R.t().mm(wj), wk2.narrow(0, 0, d_r)}, 0);
+  out["kv_a_proj_with_mqa.weight"] = torch::cat({down.mm(wj), wk2.narrow(0, 0, d_r)}, 0);
   if (bias) {
     out[q_name + ".bias"] = torch::cat(q_bias, 0);
-    torch::Tensor bj = torch::cat({bk2.narrow(0, d_r, nk) / alpha, bv}, 0);
-    out["kv_a_proj_with_mqa.bias"] = torch::cat({R.t().mv(bj), bk2.narrow(0, 0, d_r)}, 0);
+    torch::Tensor bj = torch::cat({bk2.narrow(0, d_r, nk), bv}, 0);
+    out["kv_a_proj_with_mqa.bias"] = torch::cat({down.mv(bj), bk2.narrow(0, 0, d_r)}, 0);
   }
   out["kv_b_proj.weight"] = torch::cat(kv_b_rows, 0);
   out["o_proj.weight"] = dbl(a.o_proj->weight);
   YZ_ASSERT(out["kv_a_proj_with_mqa.weight"].size(0) == r + d_r, "latent rows");
+  return out;
+}
+
+std::map<std::string, torch::Tensor> pad_attention(const std::map<std::string, torch::Tensor>& attn,
+                                                   const ModelConfig& gqa, int64_t r, int64_t d_r,
+                                                   int64_t r_max, int64_t d_max) {
+  const int64_t H = gqa.num_attention_heads, nope = gqa.head_dim, ratio = d_max / d_r;
+  YZ_ASSERT(r <= r_max && d_r <= d_max && d_max % d_r == 0, "padding to a smaller layer");
+  // Pair p of the layer's rotary (θ_{c·p}) sits at pair p·ratio of the widest one: the same
+  // frequency under every rope type whose frequencies depend on the frequency only.
+  const RotaryTables own = rotary_tables(gqa.rope, d_r, gqa.max_position_embeddings);
+  const RotaryTables wide = rotary_tables(gqa.rope, d_max, gqa.max_position_embeddings);
+  for (int64_t p = 0; p < d_r / 2; ++p) {
+    const double a = own.inv_freq[p].item<double>(), b = wide.inv_freq[p * ratio].item<double>();
+    YZ_CHECK(std::abs(a - b) <= 1e-6 * std::abs(a) && own.attention_scaling == wide.attention_scaling,
+             "stock export cannot pad d_r ", d_r, " to ", d_max, ": rope_scaling ",
+             rope_type_name(gqa.rope.type), " gives rotary pair ", p, " frequency ", a, " at d_r ",
+             d_r, " but ", b, " at d_r ", d_max);
+  }
+  std::vector<int64_t> slots;
+  for (int64_t q = 0; q < d_r; ++q) slots.push_back(2 * (q / 2) * ratio + q % 2);
+  const torch::Device dev = attn.at("kv_b_proj.weight").device();
+  const torch::Tensor rope_rows = torch::tensor(slots).to(dev);
+  // Softmax scale 1/√(nope + d_r) becomes 1/√(nope + d_max): the query absorbs the ratio.
+  const double qs = std::sqrt(static_cast<double>(nope + d_max) / (nope + d_r));
+  // The latent norm's RMS over r_max entries of which r are non-zero: scaling the latent rows by
+  // κ = √(r_max / r) keeps it (eps included) and γ/κ restores the normalised latent exactly.
+  const bool norm = attn.count("kv_a_layernorm.weight") > 0;
+  const double kappa = norm ? std::sqrt(static_cast<double>(r_max) / r) : 1.0;
+  std::map<std::string, torch::Tensor> out = attn;
+  for (const std::string q : {"q_proj", "q_b_proj"})
+    for (const std::string kind : {".weight", ".bias"}) {
+      if (!attn.count(q + kind)) continue;
+      torch::Tensor t = attn.at(q + kind);
+      torch::Tensor v = t.reshape({H, nope + d_r, -1});
+      torch::Tensor padded = torch::zeros({H, nope + d_max, v.size(2)}, t.options());
+      padded.narrow(1, 0, nope).copy_(v.narrow(1, 0, nope));
+      padded.index_copy_(1, nope + rope_rows, v.narrow(1, nope, d_r));
+      out[q + kind] = (qs * padded).reshape(kind == ".bias" ? std::vector<int64_t>{-1}
+                                                            : std::vector<int64_t>{H * (nope + d_max), v.size(2)});
+    }
+  for (const std::string kind : {".weight", ".bias"}) {
+    if (!attn.count("kv_a_proj_with_mqa" + kind)) continue;
+    torch::Tensor t = attn.at("kv_a_proj_with_mqa" + kind);
+    torch::Tensor v = t.reshape({r + d_r, -1});
+    torch::Tensor padded = torch::zeros({r_max + d_max, v.size(1)}, t.options());
+    padded.narrow(0, 0, r).copy_(kappa * v.narrow(0, 0, r));
+    padded.index_copy_(0, r_max + rope_rows, v.narrow(0, r, d_r));
+    out["kv_a_proj_with_mqa" + kind] = kind == ".bias" ? padded.reshape({-1}) : padded;
+  }
+  torch::Tensor kvb = attn.at("kv_b_proj.weight");
+  out["kv_b_proj.weight"] = torch::cat({kvb, torch::zeros({kvb.size(0), r_max - r}, kvb.options())}, 1);
+  if (norm) {
+    const torch::Tensor g = attn.at("kv_a_layernorm.weight");
+    out["kv_a_layernorm.weight"] = torch::cat({g, g.narrow(0, 0, 1).expand({r_max - r})}) / kappa;
+  }
   return out;
 }
 
@@ -251,8 +276,17 @@ nlohmann::ordered_json mla_config_json(const nlohmann::json& src, const ModelCon
   j["num_key_value_heads"] = c.num_attention_heads;
   if (p.q_lora_rank) j["q_lora_rank"] = *p.q_lora_rank;
   else j["q_lora_rank"] = nullptr;
-  // Uniform dims are plain DeepSeek fields; per-layer dims are lists (our `native` extension).
-  const MlaPlan full = per_layer_plan(p, c.num_hidden_layers);
+  // Uniform dims are plain DeepSeek fields; per-layer dims are lists (our `native` extension)
+  // or, for `stock`, padded to the widest layer (pad_attention).
+  MlaPlan full = per_layer_plan(p, c.num_hidden_layers);
+  const MlaPlan planned = full;
+  const bool padded = p.target == Target::kStock && !is_uniform(full);
+  if (padded) {
+    full.kv_lora_ranks.assign(full.kv_lora_ranks.size(),
+                              *std::max_element(full.kv_lora_ranks.begin(), full.kv_lora_ranks.end()));
+    full.rope_dims.assign(full.rope_dims.size(),
+                          *std::max_element(full.rope_dims.begin(), full.rope_dims.end()));
+  }
   const bool uniform = is_uniform(full);
   const int64_t d_r0 = full.rope_dims.at(0);
   if (uniform) j["kv_lora_rank"] = full.kv_lora_ranks.at(0);
@@ -275,6 +309,9 @@ nlohmann::ordered_json mla_config_json(const nlohmann::json& src, const ModelCon
                  {"freqfold", full.freqfold}, {"kv_lora_rank", full.kv_lora_ranks},
                  {"qk_rope_head_dim", full.rope_dims}, {"balance_kv_ratio", p.balance},
                  {"latent_norm", has_latent_norm(p)}};
+  if (padded)
+    j["youzhi"]["padded_from"] = {{"kv_lora_rank", planned.kv_lora_ranks},
+                                  {"qk_rope_head_dim", planned.rope_dims}};
   return j;
 }
 

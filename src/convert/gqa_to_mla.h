@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "convert/factorization.h"
 #include "model/causal_lm.h"
 
 namespace yz {
@@ -41,7 +42,7 @@ std::vector<int64_t> freqfold_choices(const ModelConfig& gqa, int64_t rope_dim);
 // The plan spelled out per layer: a single freqfold value, rope_dim and kv_lora_rank become
 // per-layer lists (rope_dims, kv_lora_ranks always filled afterwards; freqfold unless empty).
 MlaPlan per_layer_plan(MlaPlan plan, int64_t num_layers);
-bool is_uniform(const MlaPlan& plan);  // same d_r and r in every layer (stock-compatible)
+bool is_uniform(const MlaPlan& plan);  // same d_r and r in every layer (stock: else padded)
 
 // Checks the plan against the model; errors name the flag and the allowed values.
 void validate_plan(const ModelConfig& gqa, const MlaPlan& plan);
@@ -59,15 +60,16 @@ struct Rotation {
 Rotation rorope_rotation(const torch::Tensor& gram, int64_t kv_heads, int64_t head_dim,
                          int64_t rope_dim, int64_t freqfold);
 
-struct JointPca {
-  double alpha = 1;          // BKV balance factor (§3.3)
-  torch::Tensor basis;       // [(G·D − d_r) + G·D, r] float64, leading eigenvectors
-  double energy_kept = 0;    // Σ top-r eigenvalues / Σ all
-  double key_error = 0, value_error = 0;  // relative reconstruction error of each block
-};
-// gram: Σ [K̃_nope, V]ᵀ[K̃_nope, V] (unbalanced), float64.
-JointPca balanced_kv_pca(const torch::Tensor& gram, int64_t kv_dim, int64_t rope_dim,
-                         int64_t rank, double balance);
+// Stock export of a per-layer plan (issue 17 item 5): layer tensors of rank r and rope width d_r
+// (HF local names; latent norm included) padded exactly to the widest layer's r_max, d_max with
+// zero rows and columns: rotary pair p moves to pair p·d_max/d_r (same frequency; an error names
+// a rope_scaling for which it is not), the query absorbs the softmax scale change
+// √((D + d_max)/(D + d_r)), and the latent rows are scaled by √(r_max/r) with γ divided by it so
+// kv_a_layernorm's RMS over the zero-padded latent is unchanged, eps included.
+std::map<std::string, torch::Tensor> pad_attention(const std::map<std::string, torch::Tensor>& attn,
+                                                   const ModelConfig& gqa, int64_t rank,
+                                                   int64_t rope_dim, int64_t max_rank,
+                                                   int64_t max_rope_dim);
 
 // Config of the converted model (DeepSeek-V3 dense layout + our `native` fields); `source` is the
 // GQA config.json, whose rope fields and token ids are carried over verbatim.
@@ -80,7 +82,7 @@ torch::Tensor pca_basis(const torch::Tensor& gram, int64_t rank);
 
 // What a layer's export keeps beyond the rotation and the joint PCA.
 struct LayerExport {
-  const JointPca* pca = nullptr;  // nullptr: the step-1 model (no truncation, α = 1)
+  const LatentFactors* factors = nullptr;  // nullptr: the step-1 model (latent = z, no truncation)
   torch::Tensor q_basis;          // [H·D, r_q] float64, or undefined for a full-rank query
   bool biases = true;             // false for `stock`: every bias is dropped (§2.4)
 };

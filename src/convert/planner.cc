@@ -71,6 +71,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Calibration tokens whose per-layer inputs the planner keeps for refits and distillation
+// (all of the §13 protocol's 128 × 256; 16 windows of 2048 tokens for a 7B plan, 6.6 GB in bf16).
+constexpr int64_t kPlanFitTokens = 32768;
+
 std::string choice_key(const LayerChoice& c) {
   return std::to_string(c.rope_dim) + "/" + std::to_string(c.kv_lora_rank) + "/" +
          std::to_string(c.freqfold);
@@ -104,7 +108,7 @@ class Planner {
       : gqa_(gqa), json_(config_json), c_(gqa->config), req_(req),
         device_(gqa->model->embed_tokens->weight.device()),
         dtype_(gqa->model->embed_tokens->weight.scalar_type()) {
-    const int64_t D = c_.head_dim, G = c_.num_key_value_heads, L = c_.num_hidden_layers;
+    const int64_t D = c_.head_dim, L = c_.num_hidden_layers;
     std::vector<int64_t> dims = {D};
     for (int64_t d : {D / 4, D / 2}) if (d >= 2 && d % 2 == 0) dims.push_back(d);
     torch::Tensor embed = gqa->model->embed_tokens->weight;
@@ -113,23 +117,28 @@ class Planner {
       s.embed(embed);
       return s;
     };
-    // One pass of the original model over both sets: per-layer [k, v] Grams from calibration,
-    // the original selection NLL.
+    // One pass of the original model over both sets: per-layer factorization statistics from
+    // calibration, the original selection NLL, and (for refits / distillation) each layer's
+    // original inputs on the first kPlanFitTokens of calibration.
     ActivationStream cal = stream(calib);
     ActivationStream sel = stream(select);
     sel0_ = sel.copy();
+    std::optional<ActivationStream> fit_cal;
+    if (req.fit.needs_data())
+      fit_cal.emplace(stream(calib.narrow(0, 0, std::clamp<int64_t>(kPlanFitTokens / calib.size(1),
+                                                                      1, calib.size(0)))));
     Progress bar("calibration Grams", L, "layers", req.progress);
     for (int64_t l = 0; l < L; ++l) {
       DecoderLayerImpl& layer = orig(l);
-      GqaAttentionImpl& a = gqa_attention(layer);
-      torch::Tensor gram;
+      KvStats st;
       cal.observe(layer, [&](const torch::Tensor& x) {
-        torch::Tensor z = torch::cat({a.k_proj(x), a.v_proj(x)}, -1).reshape({-1, 2 * G * D})
-                              .to(torch::kDouble);
-        torch::Tensor g = z.t().mm(z);
-        gram = gram.defined() ? gram + g : g;
+        st.add(gqa_attention(layer), x, req.fit.needs_queries());
       });
-      grams_.push_back(gram.cpu());
+      stats_.push_back(st.on(torch::kCPU));
+      if (fit_cal) {
+        fit_inputs_.push_back(fit_cal->copy());
+        fit_cal->advance(layer);
+      }
       cal.advance(layer);
       sel.advance(layer);
       bar.add(1);
@@ -207,13 +216,14 @@ class Planner {
     return gqa_->lm_head ? gqa_->lm_head->weight : gqa_->model->embed_tokens->weight;
   }
 
-  // Layer l converted with `choice`, both steps calibrated on the original model's inputs: the
-  // joint Gram of [K P, V] is Mᵀ Gram([k, v]) M with M = blockdiag(P[:, d_r:], I) (§3.3–3.4).
+  // Layer l converted with `choice` by the request's method, everything calibrated on the
+  // original model's inputs to layer l (§7.2 step 3): the rotation from the key block of the
+  // [k, v] Gram, the factorization from its rotation (factorization.h: joint_gram).
   DecoderLayer build(int64_t l, const LayerChoice& ch) {
     const auto t0 = Clock::now();
     ++builds_;
     const int64_t G = c_.num_key_value_heads, D = c_.head_dim, GD = G * D, d_r = ch.rope_dim;
-    const torch::Tensor& g = grams_[l];
+    const torch::Tensor& g = stats_[l].kv_gram;
     std::vector<int64_t> re, im;
     for (int64_t j = 0; j < G; ++j)
       for (int64_t i = 0; i < D / 2; ++i) re.push_back(j * D + i), im.push_back(j * D + D / 2 + i);
@@ -222,14 +232,16 @@ class Planner {
     torch::Tensor complex = gk.index_select(0, ri).index_select(1, ri) +
                             gk.index_select(0, ii).index_select(1, ii);
     Rotation rot = rorope_rotation(complex, G, D, d_r, ch.freqfold);
-    // Mᵀ Gram M block by block: [[Pₙᵀ G_kk Pₙ, Pₙᵀ G_kv], [G_vk Pₙ, G_vv]], Pₙ = P[:, d_r:].
-    torch::Tensor pn = rot.p.narrow(1, d_r, GD - d_r);
-    torch::Tensor gkv = pn.t().mm(g.narrow(0, 0, GD).narrow(1, GD, GD));
-    torch::Tensor joint = torch::cat(
-        {torch::cat({pn.t().mm(gk).mm(pn), gkv}, 1),
-         torch::cat({gkv.t(), g.narrow(0, GD, GD).narrow(1, GD, GD)}, 1)}, 0);
-    JointPca pca = balanced_kv_pca(joint, GD, d_r, ch.kv_lora_rank, req_.balance);
-    auto attn = mla_attention_tensors(gqa_attention(orig(l)), rot.p, d_r, {&pca});
+    GqaAttentionImpl& a = gqa_attention(orig(l));
+    LatentFactors fac = factorize(stats_[l], rot.p, a, d_r, ch.kv_lora_rank, req_.balance,
+                                  req_.fit.factorization);
+    auto attn = mla_attention_tensors(a, rot.p, d_r, {&fac});
+    if (req_.fit.needs_data()) {
+      FitOptions fit = req_.fit;
+      fit.inputs = FitInputs::kOriginal;  // profiles change one layer: original inputs
+      fit_layer(attn, config_for(ch), l, orig(l), fit_inputs_[l], fit_inputs_[l], fit,
+                /*measure=*/false);
+    }
     DecoderLayer out = build_mla_layer(config_for(ch), l, orig(l), attn, {device_, dtype_});
     build_s_ += std::chrono::duration<double>(Clock::now() - t0).count();
     return out;
@@ -251,7 +263,8 @@ class Planner {
   PlanRequest req_;
   torch::Device device_;
   torch::ScalarType dtype_;
-  std::vector<torch::Tensor> grams_;        // per layer [2GD, 2GD] float64: Σ [k, v]ᵀ[k, v]
+  std::vector<KvStats> stats_;              // per layer, float64 on the host
+  std::vector<ActivationStream> fit_inputs_;  // per layer: its original inputs (refit windows)
   std::optional<ActivationStream> sel0_;    // embedded selection tokens (input of layer 0)
   torch::Tensor head_;
   double base_nll_ = 0;
@@ -388,7 +401,7 @@ AdaptivePlan plan_adaptive(CausalLm& gqa, const nlohmann::json& config_json,
   // Profiles, from the cache when model, data and settings match.
   std::ostringstream key;
   key << req.cache_key << "|" << adaptive_mode_name(req.mode) << "|" << k << "|" << d_r0 << "|"
-      << req.balance << "|uniform-context|" << ids_hash(calib) << "|" << ids_hash(select);
+      << req.balance << "|" << req.fit.key() << "|uniform-context|" << ids_hash(calib) << "|" << ids_hash(select);
   std::ostringstream name;
   name << "profile-" << std::hex << std::hash<std::string>{}(key.str()) << ".json";
   const fs::path cache = req.profile_cache.empty() ? fs::path() : req.profile_cache / name.str();

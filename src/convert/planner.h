@@ -43,6 +43,7 @@ struct PlanRequest {
   fs::path profile_cache;          // directory; empty = no cache
   std::string cache_key;           // identifies model + data (the caller's business)
   bool progress = true;
+  FitOptions fit;                  // the conversion's method (inputs: always the original model's)
 };
 
 struct AdaptivePlan {

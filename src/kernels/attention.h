@@ -1,8 +1,8 @@
 // Attention entry points of the kernels layer (tensor level; they validate and dispatch):
 // causal attention over contiguous tensors (prefill, perplexity, the converter's evaluation),
 // attention of a serving step's new tokens over the paged KV cache, and the cache writes.
-// CPU: the flash-style kernel of kernels/cpu/; CUDA: kernels/*.cu (CUDA builds); autograd: the
-// eager form, so training can differentiate through it. Each has a float64 reference for tests.
+// CPU: the flash-style kernel of kernels/cpu/; CUDA: kernels/*.cu (CUDA builds); autograd (the
+// trainer): the eager form on CPU, SDPA on CUDA. Each has a float64 reference for tests.
 #pragma once
 
 #include <ATen/ATen.h>

@@ -120,7 +120,9 @@ at::Tensor masked_attention(const at::Tensor& q, const at::Tensor& k, const at::
 at::Tensor causal_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                             double scale) {
   check_attention_shapes(q, k, v);
-  if (needs_autograd(q, k, v)) return causal_attention_eager(q, k, v, scale);
+  // Training on the CPU differentiates through the eager form; on CUDA SDPA below is
+  // differentiable (flash / memory-efficient backward) and avoids [B, H, T, T] float32 scores.
+  if (needs_autograd(q, k, v) && !q.is_cuda()) return causal_attention_eager(q, k, v, scale);
   if (q.is_cpu() && dtype_code(q.scalar_type()) >= 0 && cpu_kernel_enabled()) {
     at::Tensor qc = last_dim_contiguous(q), kc = last_dim_contiguous(k), vc = last_dim_contiguous(v);
     at::Tensor o = at::empty({q.size(0), q.size(1), q.size(2), v.size(3)}, q.options());

@@ -49,6 +49,8 @@ struct AttentionImpl : torch::nn::Module {
 struct GqaAttentionImpl : AttentionImpl {
   GqaAttentionImpl(const ModelConfig& c, int64_t layer);
   torch::Tensor forward(const torch::Tensor& x, const ForwardContext& ctx) override;
+  // Every head's attention output before o_proj: [B, H, T, D] (forward = o_proj of these).
+  torch::Tensor head_outputs(const torch::Tensor& x, const ForwardContext& ctx);
 
   Linear q_proj{nullptr};  // [H·D, hidden] (+ bias [H·D])
   Linear k_proj{nullptr};  // [G·D, hidden] (+ bias)
@@ -61,6 +63,11 @@ struct GqaAttentionImpl : AttentionImpl {
 struct MlaAttentionImpl : AttentionImpl {
   MlaAttentionImpl(const ModelConfig& c, int64_t layer);
   torch::Tensor forward(const torch::Tensor& x, const ForwardContext& ctx) override;
+  // Every head's attention output before o_proj: [B, H, T, v] (forward = o_proj of these).
+  torch::Tensor head_outputs(const torch::Tensor& x, const ForwardContext& ctx);
+  // The absorbed form before W_UV: each head's attention-weighted latents Σ_t a_{h,t} c̄_t,
+  // [B, H, T, r] (head_outputs = W_UV,h of these). No cache.
+  torch::Tensor latent_outputs(const torch::Tensor& x, const ForwardContext& ctx);
 
   Linear q_proj{nullptr};    // [H·(nope+d_r), hidden] when q_lora_rank is null
   Linear q_a_proj{nullptr};  // [r_q, hidden]
@@ -74,6 +81,15 @@ struct MlaAttentionImpl : AttentionImpl {
   bool interleave;
   double scale;  // 1/sqrt(nope + d_r) × yarn mscale² when configured
   MlaPath path = MlaPath::kExplicit;
+
+ private:
+  struct Projected {
+    torch::Tensor q_nope;  // [B, H, T, nope]
+    torch::Tensor q_pe;    // [B, H, T, d_r], rotated
+    torch::Tensor rows;    // [B, S, r + d_r]: normed latent ‖ rotated k_pe, cache included
+  };
+  Projected project(const torch::Tensor& x, const ForwardContext& ctx, bool use_cache);
+  torch::Tensor latent_attention(const Projected& p, const ForwardContext& ctx);  // [B,H,T,r]
 };
 
 }  // namespace yz

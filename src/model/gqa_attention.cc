@@ -19,6 +19,11 @@ GqaAttentionImpl::GqaAttentionImpl(const ModelConfig& c, int64_t layer_)
 
 torch::Tensor GqaAttentionImpl::forward(const torch::Tensor& x, const ForwardContext& ctx) {
   const int64_t B = x.size(0), T = x.size(1);
+  return o_proj(head_outputs(x, ctx).transpose(1, 2).reshape({B, T, heads * head_dim}));
+}
+
+torch::Tensor GqaAttentionImpl::head_outputs(const torch::Tensor& x, const ForwardContext& ctx) {
+  const int64_t B = x.size(0), T = x.size(1);
   torch::Tensor q = q_proj(x).view({B, T, heads, head_dim}).transpose(1, 2);      // [B,H,T,D]
   torch::Tensor k = k_proj(x).view({B, T, kv_heads, head_dim}).transpose(1, 2);   // [B,G,T,D]
   torch::Tensor v = v_proj(x).view({B, T, kv_heads, head_dim}).transpose(1, 2);   // [B,G,T,D]
@@ -37,7 +42,7 @@ torch::Tensor GqaAttentionImpl::forward(const torch::Tensor& x, const ForwardCon
     // Query head h reads KV head h / (H/G) (repeat_kv) inside the kernel.
     out = attend(ctx, q, k, v, scale);
   }
-  return o_proj(out.transpose(1, 2).reshape({B, T, heads * head_dim}));
+  return out;
 }
 
 }  // namespace yz

@@ -35,6 +35,12 @@ MlaAttentionImpl::MlaAttentionImpl(const ModelConfig& c, int64_t layer_)
 
 torch::Tensor MlaAttentionImpl::forward(const torch::Tensor& x, const ForwardContext& ctx) {
   const int64_t B = x.size(0), T = x.size(1);
+  return o_proj(head_outputs(x, ctx).transpose(1, 2).reshape({B, T, heads * v_dim}));
+}
+
+MlaAttentionImpl::Projected MlaAttentionImpl::project(const torch::Tensor& x,
+                                                      const ForwardContext& ctx, bool use_cache) {
+  const int64_t B = x.size(0), T = x.size(1);
   torch::Tensor q;
   if (q_proj) {
     q = q_proj(x);
@@ -52,42 +58,49 @@ torch::Tensor MlaAttentionImpl::forward(const torch::Tensor& x, const ForwardCon
   auto rotate = [&](const torch::Tensor& t) {
     return interleave ? apply_rotary_interleaved(t, cos, sin) : apply_rotary(t, cos, sin);
   };
-  q_pe = rotate(q_pe);
-  k_pe = rotate(k_pe);
-  torch::Tensor rows = torch::cat({c, k_pe.squeeze(1)}, -1);              // [B,T,r+d_r]
+  torch::Tensor rows = torch::cat({c, rotate(k_pe).squeeze(1)}, -1);      // [B,T,r+d_r]
+  if (use_cache && ctx.cache != nullptr) rows = ctx.cache->store_latent(layer, rows);  // [B,S,·]
+  return {q_nope, rotate(q_pe), rows};
+}
+
+torch::Tensor MlaAttentionImpl::latent_attention(const Projected& p, const ForwardContext& ctx) {
+  // kv_b_proj.weight [H·(nope+v), r] viewed per head: W_UK [H, nope, r].
+  torch::Tensor w_uk = kv_b_proj->weight.view({heads, nope + v_dim, rank}).narrow(1, 0, nope);
+  torch::Tensor q_lat = torch::einsum("bhtn,hnr->bhtr", {p.q_nope, w_uk});  // [B,H,T,r]
+  // One shared KV head (MQA): keys [B,1,S,r+d_r], values c [B,1,S,r].
+  return attend(ctx, torch::cat({q_lat, p.q_pe}, -1), p.rows.unsqueeze(1),
+                p.rows.narrow(-1, 0, rank).unsqueeze(1), scale);
+}
+
+torch::Tensor MlaAttentionImpl::latent_outputs(const torch::Tensor& x, const ForwardContext& ctx) {
+  return latent_attention(project(x, ctx, /*use_cache=*/false), ctx);
+}
+
+torch::Tensor MlaAttentionImpl::head_outputs(const torch::Tensor& x, const ForwardContext& ctx) {
+  const Projected p = project(x, ctx, /*use_cache=*/true);
   // kv_b_proj.weight [H·(nope+v), r] viewed per head: W_UK [H, nope, r], W_UV [H, v, r].
   torch::Tensor w = kv_b_proj->weight.view({heads, nope + v_dim, rank});
-  torch::Tensor w_uk = w.narrow(1, 0, nope), w_uv = w.narrow(1, nope, v_dim);
-  torch::Tensor out;  // [B,H,T,v]
+  torch::Tensor w_uv = w.narrow(1, nope, v_dim);
   if (ctx.paged != nullptr) {
     // Engine step (B = 1): the latent rows go to the paged cache and attention runs absorbed,
     // every query head over the shared [c ‖ k_pe] rows (keys) and c (values).
     const PagedKvCache& cache = *ctx.paged->cache;
-    kernels::cache_write(rows[0].unsqueeze(1), cache.keys(layer), ctx.paged->slot_mapping);
-    torch::Tensor q_lat = torch::einsum("bhtn,hnr->bhtr", {q_nope, w_uk});  // [1,H,T,r]
-    torch::Tensor o_lat = kernels::paged_attention(torch::cat({q_lat, q_pe}, -1)[0],
+    kernels::cache_write(p.rows[0].unsqueeze(1), cache.keys(layer), ctx.paged->slot_mapping);
+    torch::Tensor q_lat = torch::einsum("bhtn,hnr->bhtr", {p.q_nope, w.narrow(1, 0, nope)});
+    torch::Tensor o_lat = kernels::paged_attention(torch::cat({q_lat, p.q_pe}, -1)[0],
                                                    cache.keys(layer), cache.values(layer),
                                                    ctx.paged->seqs, scale);  // [H,T,r]
-    out = torch::einsum("htr,hvr->htv", {o_lat, w_uv}).unsqueeze(0);
-    return o_proj(out.transpose(1, 2).reshape({B, T, heads * v_dim}));
+    return torch::einsum("htr,hvr->htv", {o_lat, w_uv}).unsqueeze(0);
   }
-  if (ctx.cache != nullptr) rows = ctx.cache->store_latent(layer, rows);  // [B,S,r+d_r]
-  const int64_t S = rows.size(1);
-  torch::Tensor c_all = rows.narrow(-1, 0, rank);                         // [B,S,r]
-  torch::Tensor k_pe_all = rows.narrow(-1, rank, rope_dim).unsqueeze(1);  // [B,1,S,d_r]
-  if (path == MlaPath::kExplicit) {
-    torch::Tensor kvb = kv_b_proj(c_all).view({B, S, heads, nope + v_dim}).transpose(1, 2);
-    torch::Tensor k_nope = kvb.narrow(-1, 0, nope), v = kvb.narrow(-1, nope, v_dim);
-    torch::Tensor k = torch::cat({k_nope, k_pe_all.expand({B, heads, S, rope_dim})}, -1);
-    out = attend(ctx, torch::cat({q_nope, q_pe}, -1), k, v, scale);
-  } else {
-    torch::Tensor q_lat = torch::einsum("bhtn,hnr->bhtr", {q_nope, w_uk});  // [B,H,T,r]
-    // One shared KV head (MQA): keys [B,1,S,r+d_r], values c [B,1,S,r].
-    torch::Tensor o_lat = attend(ctx, torch::cat({q_lat, q_pe}, -1),
-                                 rows.unsqueeze(1), c_all.unsqueeze(1), scale);
-    out = torch::einsum("bhtr,hvr->bhtv", {o_lat, w_uv});
-  }
-  return o_proj(out.transpose(1, 2).reshape({B, T, heads * v_dim}));
+  if (path == MlaPath::kAbsorbed)  // W_UV after attention over the cached rows
+    return torch::einsum("bhtr,hvr->bhtv", {latent_attention(p, ctx), w_uv});
+  const int64_t B = p.rows.size(0), S = p.rows.size(1);
+  torch::Tensor c_all = p.rows.narrow(-1, 0, rank);                         // [B,S,r]
+  torch::Tensor k_pe_all = p.rows.narrow(-1, rank, rope_dim).unsqueeze(1);  // [B,1,S,d_r]
+  torch::Tensor kvb = kv_b_proj(c_all).view({B, S, heads, nope + v_dim}).transpose(1, 2);
+  torch::Tensor k_nope = kvb.narrow(-1, 0, nope), v = kvb.narrow(-1, nope, v_dim);
+  torch::Tensor k = torch::cat({k_nope, k_pe_all.expand({B, heads, S, rope_dim})}, -1);
+  return attend(ctx, torch::cat({p.q_nope, p.q_pe}, -1), k, v, scale);  // [B,H,T,v]
 }
 
 }  // namespace yz

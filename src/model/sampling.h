@@ -7,14 +7,9 @@
 #include <cstdint>
 #include <random>
 
-namespace yz {
+#include "model/sampling_params.h"
 
-struct SamplingParams {
-  double temperature = 0.0;  // 0 = greedy
-  double top_p = 1.0;        // keep the smallest set of top tokens whose mass reaches top_p
-  int64_t top_k = 0;         // 0 = no limit
-  uint64_t seed = 0;
-};
+namespace yz {
 
 class Sampler {
  public:

@@ -11,13 +11,9 @@
 #include <vector>
 
 #include "model/sampling.h"
+#include "serve/engine_api.h"
 
 namespace yz::serve {
-
-struct SampledToken {
-  int32_t token;
-  float logprob;  // log-softmax of the raw logits (temperature 1), as OpenAI's logprobs; 0 unless asked
-};
 
 // logits: [S, vocab]; samplers[i] belongs to row i (its request). logprobs: fill
 // SampledToken::logprob. With top_logprobs > 0, top[i] receives the row's most likely

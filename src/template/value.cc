@@ -125,35 +125,46 @@ Value Value::object(std::shared_ptr<Object> o) {
   return v;
 }
 
-// Jinja's object_type_repr as a literal (so an Undefined can keep it without allocating).
-const char* object_type_literal(const Value& v) {
+namespace {
+
+// Python's type name and Jinja's object_type_repr of a value, as literals (so an Undefined can
+// keep the latter without allocating).
+struct TypeNames {
+  const char* type;
+  const char* object;
+};
+
+TypeNames type_names(const Value& v) {
   switch (v.kind()) {
-    case Value::Kind::kUndefined: return "Undefined object";
-    case Value::Kind::kNone: return "None";
-    case Value::Kind::kBool: return "bool object";
-    case Value::Kind::kInt: return "int object";
-    case Value::Kind::kFloat: return "float object";
-    case Value::Kind::kString: return "str object";
+    case Value::Kind::kUndefined: return {"Undefined", "Undefined object"};
+    case Value::Kind::kNone: return {"NoneType", "None"};
+    case Value::Kind::kBool: return {"bool", "bool object"};
+    case Value::Kind::kInt: return {"int", "int object"};
+    case Value::Kind::kFloat: return {"float", "float object"};
+    case Value::Kind::kString: return {"str", "str object"};
     case Value::Kind::kList:
       switch (v.list().kind) {
-        case SeqKind::kList: return "list object";
-        case SeqKind::kTuple: return "tuple object";
-        case SeqKind::kGenerator: return "generator object";
+        case SeqKind::kList: return {"list", "list object"};
+        case SeqKind::kTuple: return {"tuple", "tuple object"};
+        case SeqKind::kGenerator: return {"generator", "generator object"};
       }
-      return "list object";
-    case Value::Kind::kDict: return "dict object";
+      return {"list", "list object"};
+    case Value::Kind::kDict: return {"dict", "dict object"};
     case Value::Kind::kObject:
       switch (v.object()->type) {
-        case Object::Type::kMacro: return "Macro object";
-        case Object::Type::kFunction: return "function object";
-        case Object::Type::kMethod: return "builtin_function_or_method object";
-        case Object::Type::kNamespace: return "Namespace object";
-        case Object::Type::kLoop: return "LoopContext object";
-        case Object::Type::kJoiner: return "Joiner object";
+        case Object::Type::kMacro: return {"Macro", "Macro object"};
+        case Object::Type::kFunction: return {"function", "function object"};
+        case Object::Type::kMethod:
+          return {"builtin_function_or_method", "builtin_function_or_method object"};
+        case Object::Type::kNamespace: return {"Namespace", "Namespace object"};
+        case Object::Type::kLoop: return {"LoopContext", "LoopContext object"};
+        case Object::Type::kJoiner: return {"Joiner", "Joiner object"};
       }
   }
-  return "object";
+  return {"object", "object"};
 }
+
+}  // namespace
 
 Value Value::undefined_name(const std::string* name) {
   Value v;
@@ -165,7 +176,7 @@ Value Value::undefined_name(const std::string* name) {
 Value Value::undefined_attribute(const Value& obj, const std::string* name) {
   Value v = undefined_name(name);
   v.hint_ = Hint::kAttribute;
-  v.type_repr_ = object_type_literal(obj);
+  v.type_repr_ = type_names(obj).object;
   return v;
 }
 
@@ -295,36 +306,9 @@ int compare(const Value& a, const Value& b, const char* op) {
                   type_name(a) + "' and '" + type_name(b) + "'");
 }
 
-std::string type_name(const Value& v) {
-  switch (v.kind()) {
-    case Value::Kind::kUndefined: return "Undefined";
-    case Value::Kind::kNone: return "NoneType";
-    case Value::Kind::kBool: return "bool";
-    case Value::Kind::kInt: return "int";
-    case Value::Kind::kFloat: return "float";
-    case Value::Kind::kString: return "str";
-    case Value::Kind::kList:
-      switch (v.list().kind) {
-        case SeqKind::kList: return "list";
-        case SeqKind::kTuple: return "tuple";
-        case SeqKind::kGenerator: return "generator";
-      }
-      return "list";
-    case Value::Kind::kDict: return "dict";
-    case Value::Kind::kObject:
-      switch (v.object()->type) {
-        case Object::Type::kMacro: return "Macro";
-        case Object::Type::kFunction: return "function";
-        case Object::Type::kMethod: return "builtin_function_or_method";
-        case Object::Type::kNamespace: return "Namespace";
-        case Object::Type::kLoop: return "LoopContext";
-        case Object::Type::kJoiner: return "Joiner";
-      }
-  }
-  return "object";
-}
+std::string type_name(const Value& v) { return type_names(v).type; }
 
-std::string object_type_repr(const Value& v) { return object_type_literal(v); }
+std::string object_type_repr(const Value& v) { return type_names(v).object; }
 
 int64_t length(const Value& v) {
   switch (v.kind()) {

@@ -157,8 +157,7 @@ void remove_tree(const fs::path& path) noexcept {
 
 void check_not_inside(const fs::path& out, const fs::path& input) {
   fs::path o = fs::weakly_canonical(fs::absolute(out));
-  fs::path i = fs::weakly_canonical(fs::absolute(input));
-  if (fs::is_regular_file(i)) i = i.parent_path();
+  const fs::path i = fs::weakly_canonical(fs::absolute(input));
   auto starts_with = [](const fs::path& a, const fs::path& prefix) {
     auto ai = a.begin();
     for (auto pi = prefix.begin(); pi != prefix.end(); ++pi, ++ai) {
@@ -166,7 +165,9 @@ void check_not_inside(const fs::path& out, const fs::path& input) {
     }
     return true;
   };
-  YZ_CHECK(!starts_with(o, i), "output ", out.string(), " is inside the input ", input.string(),
+  // A file input only forbids itself (and outputs holding it); its siblings are fine.
+  YZ_CHECK(!starts_with(o, i), "output ", out.string(),
+           fs::is_directory(i) ? " is inside the input " : " is the input ", input.string(),
            "; choose another --out (inputs are never modified)");
   YZ_CHECK(!starts_with(i, o), "output ", out.string(), " contains the input ", input.string(),
            "; choose another --out (inputs are never modified)");

@@ -11,6 +11,7 @@
 
 #include "convert/converter.h"
 #include "eval/perplexity.h"
+#include "convert_test_util.h"
 #include "test_util.h"
 #include "util/error.h"
 #include "util/json_file.h"
@@ -18,15 +19,10 @@
 namespace yz {
 namespace {
 
-fs::path tiny(const std::string& name) { return test::data_dir() / "decoder" / "tiny_models" / name; }
+using test::tiny;
+using test::logits;
+using test::max_diff;
 
-torch::Tensor logits(CausalLm& lm, const torch::Tensor& ids) {
-  torch::NoGradGuard g;
-  return lm->forward(ids).to(torch::kDouble);
-}
-double max_diff(const torch::Tensor& a, const torch::Tensor& b) {
-  return (a - b).abs().max().item<double>();
-}
 std::vector<int32_t> flat(const torch::Tensor& ids) {
   torch::Tensor f = ids.reshape({-1}).to(torch::kInt);
   return std::vector<int32_t>(f.data_ptr<int32_t>(), f.data_ptr<int32_t>() + f.numel());
@@ -126,6 +122,67 @@ TEST(ConvertStream, StockIsNativeWithoutBiasesPlusLatentNorms) {
               native.report["ppl"]["final"]["heldout"].get<double>(), 1e-9);
   EXPECT_NEAR(stock.report["ppl"]["final"]["heldout"].get<double>(),
               ppl(stock.final, f.data.eval[0].second), 1e-9);
+}
+
+TEST(ConvertStream, StockPadsPerLayerPlansExactly) {
+  // llama31 tiny (no biases, D = 16): layer 0 keeps d_r 8, r 20; layer 1 d_r 4, r 12. The stock
+  // export pads layer 1 to d_r 8, r 20 and must compute what the per-layer model with the same
+  // latent norms computes.
+  Fixture f = fixture("llama31");
+  MlaPlan plan{8, 20, {2, 4}, 1.0};
+  plan.rope_dims = {8, 4};
+  plan.kv_lora_ranks = {20, 12};
+  plan.latent_norm = true;
+  ConversionResult per_layer = convert_module(f.gqa, f.config, plan, f.data);
+  plan.target = Target::kStock;
+  ConversionResult stock = convert_module(f.gqa, f.config, plan, f.data);
+  const ModelConfig& c = stock.final->config;
+  for (const auto& l : c.mla_layers) {
+    EXPECT_EQ(l.kv_lora_rank, 20);
+    EXPECT_EQ(l.qk_rope_head_dim, 8);
+  }
+  torch::Tensor ids = torch::randint(0, 256, {2, 20}, torch::kLong);
+  torch::Tensor want = logits(per_layer.final, ids);
+  EXPECT_LT(max_diff(logits(stock.final, ids), want), 1e-9);
+  stock.final->set_mla_path(MlaPath::kAbsorbed);
+  EXPECT_LT(max_diff(logits(stock.final, ids), want), 1e-9);
+  const auto& kv = stock.report["kv_elements_per_token"];
+  EXPECT_EQ(kv["after"].get<int64_t>(), 2 * (20 + 8));
+  EXPECT_EQ(kv["unpadded"].get<int64_t>(), (20 + 8) + (12 + 4));
+  const nlohmann::ordered_json cfg = mla_config_json(f.config, f.gqa->config, plan);
+  EXPECT_EQ(cfg["kv_lora_rank"], 20);
+  EXPECT_EQ(cfg["qk_rope_head_dim"], 8);
+  EXPECT_EQ(cfg["youzhi"]["padded_from"]["kv_lora_rank"].get<std::vector<int64_t>>(),
+            (std::vector<int64_t>{20, 12}));
+  // A d_r that does not divide the widest layer's cannot be padded (head_dim 48: d_r 16 and 24).
+  const ModelConfig hd48 = load_config(tiny("qwen2_hd48"));
+  MlaPlan odd{16, 20, std::vector<int64_t>(hd48.num_hidden_layers, 6), 1.0, {}, false, Target::kStock};
+  odd = per_layer_plan(odd, hd48.num_hidden_layers);
+  odd.rope_dims.back() = 24;
+  try {
+    validate_plan(hd48, odd);
+    FAIL() << "accepted d_r 16 padded to 24";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("does not divide"), std::string::npos) << e.what();
+  }
+}
+
+TEST(ConvertStream, StockPaddingRefusesARopeScalingThatMovesFrequencies) {
+  // yarn's ramp is placed by pair index: at these settings pair p of a 8-wide rotary and pair 2p
+  // of a 16-wide one get frequencies 12.5% apart, so padding would change the model.
+  nlohmann::json j = {{"model_type", "qwen2"}, {"vocab_size", 64}, {"hidden_size", 32},
+                      {"intermediate_size", 48}, {"num_hidden_layers", 2},
+                      {"num_attention_heads", 2}, {"num_key_value_heads", 1},
+                      {"rope_theta", 10000.0}, {"max_position_embeddings", 4096},
+                      {"rope_scaling", {{"rope_type", "yarn"}, {"factor", 4.0},
+                                        {"original_max_position_embeddings", 1024}}}};
+  const ModelConfig c = parse_config(j);
+  try {
+    pad_attention({}, c, 10, 8, 20, 16);
+    FAIL() << "padded d_r 8 to 16 under yarn";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("rope_scaling yarn"), std::string::npos) << e.what();
+  }
 }
 
 TEST(ConvertStream, FreqfoldAutoIsGreedyDoublingOnTheSelectionSplit) {

@@ -8,6 +8,7 @@
 
 #include "convert/converter.h"
 #include "model/rope.h"
+#include "convert_test_util.h"
 #include "test_util.h"
 #include "util/error.h"
 #include "util/json_file.h"
@@ -15,7 +16,9 @@
 namespace yz {
 namespace {
 
-fs::path tiny(const std::string& name) { return test::data_dir() / "decoder" / "tiny_models" / name; }
+using test::tiny;
+using test::logits;
+using test::max_diff;
 
 struct Converted {
   CausalLm gqa{nullptr};
@@ -29,15 +32,6 @@ Converted convert_tiny(const std::string& name, MlaPlan plan, torch::ScalarType 
   torch::Tensor calib = torch::randint(0, 256, {16, 24}, torch::kLong);
   c.result = convert_module(c.gqa, read_json_file(tiny(name) / "config.json"), plan, {calib});
   return c;
-}
-
-torch::Tensor logits(CausalLm& lm, const torch::Tensor& ids) {
-  torch::NoGradGuard g;
-  return lm->forward(ids).to(torch::kDouble);
-}
-
-double max_diff(const torch::Tensor& a, const torch::Tensor& b) {
-  return (a - b).abs().max().item<double>();
 }
 
 TEST(GqaToMla, FrequencyMapKeepsOriginalFrequencies) {

@@ -9,6 +9,7 @@
 #include <random>
 
 #include "convert/planner.h"
+#include "convert_test_util.h"
 #include "test_util.h"
 #include "util/error.h"
 #include "util/json_file.h"
@@ -16,7 +17,7 @@
 namespace yz {
 namespace {
 
-fs::path tiny(const std::string& name) { return test::data_dir() / "decoder" / "tiny_models" / name; }
+using test::tiny;
 
 TEST(Knapsack, MatchesEnumerationAndRespectsTheBudget) {
   std::mt19937 rng(5);
@@ -100,15 +101,18 @@ double selection_nll(CausalLm& lm, const torch::Tensor& ids) {
   return -logp.narrow(1, 0, T - 1).gather(-1, next).mean().item<double>();
 }
 
-TEST(Planner, ProfilesAreSingleLayerChangesOfTheBestUniformPlan) {
-  // One KV head and r = max (no truncation): every choice converts exactly the same way through
-  // convert_module, so each profile entry can be recomputed from independently converted models.
-  // Tolerance 1e-6 (float64): the two paths sum the key Grams in different orders, and the fold
-  // rotations' eigenvectors amplify that by 1/gap (observed 4e-8; the deltas are ≥ 1e-2).
+// One KV head and r = max (no truncation): every choice converts exactly the same way through
+// convert_module, so each profile entry can be recomputed from independently converted models,
+// with TransMLA's method and with the whitened factorization plus refits (whose targets, the
+// original layers, differ from the step-1 model: the profiles must use them). Tolerance 1e-6
+// (float64): the two paths sum the key Grams in different orders, and the fold rotations'
+// eigenvectors amplify that by 1/gap (observed 4e-8; the deltas are ≥ 1e-2).
+void expect_profiles_are_single_layer_changes(const FitOptions& fit) {
   constexpr double kTol = 1e-6;
   PlanSetup s = setup("mistral");  // D = 16, G = 1, 2 layers
   const ModelConfig& c = s.gqa->config;
   PlanRequest req;
+  req.fit = fit;
   req.mode = AdaptiveMode::kFold;
   req.rope_dim = 8;  // folds 2, 4, 8
   req.elements_per_layer = 8 + max_kv_lora_rank(c, 8);
@@ -118,7 +122,7 @@ TEST(Planner, ProfilesAreSingleLayerChangesOfTheBestUniformPlan) {
   const int64_t best = ctx["freqfold"].get<int64_t>();
   auto nll_of = [&](std::vector<int64_t> folds) {
     MlaPlan plan{8, max_kv_lora_rank(c, 8), std::move(folds), 1.0};
-    ConversionResult r = convert_module(s.gqa, s.config, plan, {s.calib});
+    ConversionResult r = convert_module(s.gqa, s.config, plan, {s.calib}, fit);
     return selection_nll(r.final, s.select);
   };
   // The context is the uniform fold with the lowest selection NLL.
@@ -137,6 +141,14 @@ TEST(Planner, ProfilesAreSingleLayerChangesOfTheBestUniformPlan) {
         EXPECT_GT(std::abs(want), 1e-4) << "a fold of " << f << " changed nothing";
       }
     }
+}
+
+TEST(Planner, ProfilesAreSingleLayerChangesOfTheBestUniformPlan) {
+  expect_profiles_are_single_layer_changes({});
+  FitOptions fit;
+  fit.factorization = Factorization::kWhitened;
+  fit.refit = true;
+  expect_profiles_are_single_layer_changes(fit);
 }
 
 TEST(Planner, BudgetPlanStaysWithinTheBudgetConvertsAndCaches) {

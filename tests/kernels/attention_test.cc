@@ -274,6 +274,27 @@ TEST(MaskedAttention, BlockCausalEqualsDocumentsAlone) {
   if (cuda_available()) check_masked_equals_documents_alone(at::kCUDA, at::kFloat, 1e-5);
 }
 
+TEST(CausalAttentionCuda, GradientThroughSdpaMatchesFloat64Eager) {
+  if (!cuda_available()) GTEST_SKIP() << "no CUDA device";
+  at::manual_seed(12);
+  auto opts = at::TensorOptions().dtype(at::kFloat).device(at::kCUDA);
+  at::Tensor q = at::randn({2, 6, 33, 32}, opts).requires_grad_();
+  at::Tensor k = at::randn({2, 2, 33, 32}, opts).requires_grad_();
+  at::Tensor v = at::randn({2, 2, 33, 32}, opts).requires_grad_();
+  at::Tensor probe = at::randn({2, 6, 33, 32}, opts);
+  at::Tensor got = causal_attention(q, k, v, 0.2);  // training on CUDA: SDPA's backward
+  (got * probe).sum().backward();
+  at::Tensor q64 = q.detach().cpu().to(at::kDouble).requires_grad_();
+  at::Tensor k64 = k.detach().cpu().to(at::kDouble).requires_grad_();
+  at::Tensor v64 = v.detach().cpu().to(at::kDouble).requires_grad_();
+  at::Tensor want = causal_attention_eager(q64, k64, v64, 0.2);
+  (want * probe.cpu().to(at::kDouble)).sum().backward();
+  EXPECT_LE(rel_err(got, want), 1e-5);
+  EXPECT_LE(rel_err(q.grad(), q64.grad()), 1e-5);
+  EXPECT_LE(rel_err(k.grad(), k64.grad()), 1e-5);
+  EXPECT_LE(rel_err(v.grad(), v64.grad()), 1e-5);
+}
+
 TEST(MaskedAttention, RejectsAnAdditiveOrMisshapedMask) {
   at::Tensor q = at::randn({1, 2, 4, 8}), k = at::randn({1, 2, 4, 8}), v = at::randn({1, 2, 4, 8});
   EXPECT_ANY_THROW(masked_attention(q, k, v, at::zeros({1, 1, 4, 4}), 1.0));

@@ -59,6 +59,9 @@ TEST(StagedDir, ProtectsInputs) {
   EXPECT_THROW(StagedDir(dir.path(), true, {in}), Error);         // contains the input
   EXPECT_THROW(StagedDir(in, true, {in / "config.json"}), Error);  // input given as a file
   EXPECT_NO_THROW(StagedDir(dir / "other", true, {in}));
+  write_file_atomic(dir / "data.txt", "text");  // a data file: only the file itself is protected
+  EXPECT_THROW(StagedDir(dir / "data.txt", true, {dir / "data.txt"}), Error);
+  EXPECT_NO_THROW(StagedDir(dir / "run", true, {dir / "data.txt"}));
   EXPECT_EQ(read_text_file(in / "config.json"), "{}");
 }
 
