@@ -50,7 +50,7 @@ expect 0 "train sft --epochs with a KD term" -- "$YZ" train sft "${T[@]}" --epoc
 check "epochs: ceil(data tokens / batch)" "$(python3 -c "import json, math; r=json.load(open('$TMP/out')); print(r['steps'] == math.ceil(r['data_tokens'] / 128))")" "True"
 
 # Bad input.
-printf '%s\n%s\n' '{"context": "a", "target": "b"}' '{"context": "a"}' > "$TMP/bad.jsonl"
+printf '%s\n%s\n' '{"context": "Q:", "target": " yes"}' '{"context": "a"}' > "$TMP/bad.jsonl"
 expect 1 "malformed row" -- "$YZ" train sft --model "$MODEL" --data "$TMP/bad.jsonl" --steps 1 --out "$TMP/x"
 grep -q "bad.jsonl:2: missing field 'target'" "$TMP/err" && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: file:line"; }
 printf '%s\n' '{"messages": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}, {"role": "assistant", "content": "c"}]}' > "$TMP/roles.jsonl"

@@ -69,7 +69,11 @@ const char* stage_kind_name(StageKind kind) {
 Recipe parse_recipe(const Json& j, const fs::path& path, const fs::path& default_data_dir) {
   Recipe r;
   r.path = path;
-  const fs::path base = path.parent_path();
+  // Absolute paths: stage.json keys and child commands do not depend on the working directory.
+  const fs::path base = fs::absolute(path).parent_path();
+  auto resolve = [&](const std::string& p) {
+    return (fs::path(p).is_absolute() ? fs::path(p) : base / p).lexically_normal();
+  };
   YZ_CHECK(j.is_object(), "recipe ", path.string(), ": expected a JSON object");
   auto str = [&](const Json& o, const char* key, const std::string& at, bool required) {
     if (!o.contains(key)) {
@@ -85,10 +89,10 @@ Recipe parse_recipe(const Json& j, const fs::path& path, const fs::path& default
              "recipe /", it.key(), ": unknown field (known: name, model, device, data_dir, stages)");
   r.name = str(j, "name", "", false);
   const std::string model = str(j, "model", "", true);
-  r.model = fs::path(model).is_absolute() ? fs::path(model) : base / model;
+  r.model = resolve(model);
   r.device = j.contains("device") ? str(j, "device", "", false) : "cpu";
   const std::string dd = str(j, "data_dir", "", false);
-  r.data_dir = dd.empty() ? default_data_dir : (fs::path(dd).is_absolute() ? fs::path(dd) : base / dd);
+  r.data_dir = dd.empty() ? fs::absolute(default_data_dir).lexically_normal() : resolve(dd);
   YZ_CHECK(j.contains("stages") && j["stages"].is_array() && !j["stages"].empty(),
            "recipe /stages: expected a non-empty list of stages");
 
@@ -102,9 +106,9 @@ Recipe parse_recipe(const Json& j, const fs::path& path, const fs::path& default
       YZ_CHECK(in.ref == "model" || earlier.count(in.ref), "recipe ", at, ": '", s,
                "' names no earlier stage with an output");
     } else if (s.rfind("$data/", 0) == 0) {
-      in.path = r.data_dir / s.substr(6);
+      in.path = (r.data_dir / s.substr(6)).lexically_normal();
     } else {
-      in.path = fs::path(s).is_absolute() ? fs::path(s) : base / s;
+      in.path = resolve(s);
     }
     return in;
   };

@@ -138,15 +138,13 @@ SftDocuments::SftDocuments(const std::vector<fs::path>& files, const tok::Tokeni
         YZ_CHECK(row.value.contains("messages"), where, ": missing field 'messages' (chat format)");
         d = chat_sft_doc(row.value["messages"], *options.chat, tokenizer, where);
       } else {
-        std::string context;
-        const std::string target = jsonl_string(f, row, format == SftFormat::kInstruct ? "output" : "target");
-        if (format == SftFormat::kInstruct) {
-          const std::string input = row.value.contains("input") ? jsonl_string(f, row, "input") : "";
-          context = instruct_context(jsonl_string(f, row, "instruction"), input);
-        } else {
-          context = jsonl_string(f, row, "context");
-        }
-        YZ_CHECK(!target.empty(), where, ": empty ", format == SftFormat::kInstruct ? "output" : "target");
+        const bool inst = format == SftFormat::kInstruct;
+        const std::string context =
+            inst ? instruct_context(jsonl_string(f, row, "instruction"),
+                                    row.value.contains("input") ? jsonl_string(f, row, "input") : "")
+                 : jsonl_string(f, row, "context");
+        const std::string target = jsonl_string(f, row, inst ? "output" : "target");
+        YZ_CHECK(!target.empty(), where, ": empty ", inst ? "output" : "target");
         d = completion_sft_doc(context, target, tokenizer, options.eos, where);
       }
       const int64_t trained = std::count(d.loss_mask.begin(), d.loss_mask.end(), 1);

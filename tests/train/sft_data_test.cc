@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <functional>
 
 #include "template/chat_template.h"
 #include "test_util.h"
@@ -160,7 +161,7 @@ TEST(SftData, FilesFormatsAndMalformedRows) {
   const std::string bad = (dir / "bad.jsonl").string();
   EXPECT_NE(load_error("{\"context\": \"a\", \"target\": \"b\"}\n{oops\n", o).find(bad + ":2: not valid JSON"),
             std::string::npos);
-  EXPECT_NE(load_error("{\"context\": \"a\", \"target\": \"b\"}\n{\"context\": \"a\"}\n", o)
+  EXPECT_NE(load_error("{\"context\": \"Q:\", \"target\": \" yes\"}\n{\"context\": \"a\"}\n", o)
                 .find(bad + ":2: missing field 'target'"),
             std::string::npos);
   EXPECT_NE(load_error("{\"context\": \"a\", \"target\": \"\"}\n", o).find(bad + ":1: empty target"),
