@@ -39,7 +39,8 @@ for m in models:
     runs = {}
     for path in glob.glob(f"{out_dir}/serve_{m}_*.json"):
         name = path[len(f"{out_dir}/serve_{m}_"):-5]
-        if not name.startswith("soak"):
+        # serve_q7b_* also matches serve_q7b_mla_*: keep this model's own runs only.
+        if re.fullmatch(r"rate(inf|[\d.]+)|conc\d+", name):
             runs[name] = load(path)
     row = {}
     for name in sorted((n for n in runs if runs[n]), key=run_key):

@@ -68,7 +68,7 @@ build)
   # NCCL's header ships in the nvidia-nccl wheel next to PyTorch (data-parallel training).
   NCCL_INC=$(python3 -c 'import nvidia.nccl, os; print(os.path.join(list(nvidia.nccl.__path__)[0], "include"))' 2>/dev/null || true)
   cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DYZ_WITH_CUDA=ON \
-    -DCMAKE_PREFIX_PATH="$TP;$P" -DYZ_GTEST_SOURCE_DIR=$P/googletest -DYZ_BUILD_FUZZ=OFF \
+    -DCMAKE_PREFIX_PATH="$TP;$P" -DYZ_GTEST_SOURCE_DIR=$P/googletest -DYZ_BUILD_FUZZ=OFF ${GPU_CMAKE_ARGS:-} \
     -DYZ_NCCL_INCLUDE_DIR="$NCCL_INC" \
     > /tmp/cmake.log 2>&1 || { cp /tmp/cmake.log "$OUT/"; tail -30 /tmp/cmake.log; exit 1; }
   cmake --build build-cuda -j16 > /tmp/build.log 2>&1 || { cp /tmp/build.log "$OUT/"; grep -E "error" -A5 /tmp/build.log | head -60; exit 1; }
@@ -132,7 +132,7 @@ convq)
   # CONVQ_SEEDS (3), CONVQ_PARTS picks sections: u13 bench stock 7b (default all; `7b` alone is
   # the 7B-shape fit cost, about 3 minutes with the build cached).
   [ -x build-cuda/youzhi ] || { cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DYZ_WITH_CUDA=ON \
-    -DCMAKE_PREFIX_PATH="$TP;$P" -DYZ_GTEST_SOURCE_DIR=$P/googletest -DYZ_BUILD_FUZZ=OFF > /tmp/cmake.log 2>&1 &&
+    -DCMAKE_PREFIX_PATH="$TP;$P" -DYZ_GTEST_SOURCE_DIR=$P/googletest -DYZ_BUILD_FUZZ=OFF ${GPU_CMAKE_ARGS:-} > /tmp/cmake.log 2>&1 &&
     cmake --build build-cuda -j16 --target youzhi > /tmp/build.log 2>&1 || { tail -30 /tmp/build.log; exit 1; }; }
   for f in calib_2m select_1m wiki400k_lf sec400k; do xz -dkf .gpu/data/$f.txt.xz; done
   D=.gpu/data; Q=/tmp/convq; mkdir -p $Q; STEPS=${CONVQ_STEPS:-300}; M=models/yz-qwen2-gqa-16m
@@ -254,7 +254,8 @@ servebench)
   make_serve7b_models
   # serve7b's bench throughput results (same lengths) let the table compare rate inf with them.
   rm -rf /tmp/serve_online && mkdir -p /tmp/serve_online && cp "$OUT"/throughput_*.json /tmp/serve_online/ 2>/dev/null
-  YZ=build-cuda/youzhi SERVE_DEVICE=cuda bash bench/run_serve_online.sh /tmp/serve_online /tmp/q7b /tmp/q7b_mla /tmp/q7b_third \
+  models=""; for m in ${SERVE_MODELS:-q7b q7b_mla q7b_third}; do models="$models /tmp/$m"; done
+  YZ=build-cuda/youzhi SERVE_DEVICE=cuda bash bench/run_serve_online.sh /tmp/serve_online $models \
     | tee /tmp/serve_online/summary.txt
   cp /tmp/serve_online/serve_online.json /tmp/serve_online/summary.txt "$OUT/"
   tar czf "$OUT/serve_online_runs.tar.gz" -C /tmp serve_online ;;

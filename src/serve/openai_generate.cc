@@ -189,10 +189,12 @@ class Generation {
   }
 
   // A token's entry in our own form: {token, logprob, top: [[token, logprob]...], offset}.
+  // An id past the tokenizer (a padded embedding row) has no text: "".
   Json logprob_entry(const SampledToken& t, const std::vector<SampledToken>& top, int64_t offset) const {
+    auto text = [&](int32_t id) { return tokenizer_.has_id(id) ? tokenizer_.decode({id}) : std::string(); };
     Json alternatives = Json::array();
-    for (const SampledToken& a : top) alternatives.push_back({tokenizer_.decode({a.token}), a.logprob});
-    return {{"token", tokenizer_.decode({t.token})}, {"logprob", t.logprob}, {"top", alternatives}, {"offset", offset}};
+    for (const SampledToken& a : top) alternatives.push_back({text(a.token), a.logprob});
+    return {{"token", text(t.token)}, {"logprob", t.logprob}, {"top", alternatives}, {"offset", offset}};
   }
 
   static Json bytes(const std::string& s) {

@@ -253,6 +253,13 @@ std::string Tokenizer::id_to_token(int32_t id) const {
   return model_->token(id);
 }
 
+bool Tokenizer::has_id(int32_t id) const {
+  if (id >= 0 && id < model_->vocab_size()) return true;
+  for (const auto& a : added_)
+    if (a.id == id) return true;
+  return false;
+}
+
 bool Tokenizer::is_special(int32_t id) const {
   for (const auto& a : added_)
     if (a.id == id) return a.special;
@@ -260,6 +267,7 @@ bool Tokenizer::is_special(int32_t id) const {
 }
 
 std::string IncrementalDecoder::step(int32_t id) {
+  if (!tokenizer_.has_id(id)) return "";
   window_.push_back(id);
   std::string text = tokenizer_.decode(window_, skip_special_);
   // An incomplete UTF-8 sequence decodes to a trailing U+FFFD: wait for the next token.

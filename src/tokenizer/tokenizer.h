@@ -38,6 +38,9 @@ class Tokenizer {
   int32_t vocab_size() const;  // model vocabulary plus added tokens beyond it
   std::optional<int32_t> token_to_id(std::string_view token) const;
   std::string id_to_token(int32_t id) const;
+  // Whether `id` names a token. A model's embedding often has more rows than its tokenizer has
+  // tokens (Qwen2.5: 152,064 rows, 151,665 tokens); the extra ids name none.
+  bool has_id(int32_t id) const;
   bool is_special(int32_t id) const;
   const std::vector<AddedToken>& added_tokens() const { return added_; }
 
@@ -64,6 +67,8 @@ class Tokenizer {
 
 // Streaming detokenizer: feed ids one at a time, get text pieces that never split a UTF-8
 // sequence and whose concatenation equals decode(all ids) (tokenizers' DecodeStream idea).
+// A generated id that names no token (a padded vocabulary row) adds no text, as tokenizers'
+// decode skips ids it has no token for.
 class IncrementalDecoder {
  public:
   explicit IncrementalDecoder(const Tokenizer& tokenizer, bool skip_special_tokens = false)

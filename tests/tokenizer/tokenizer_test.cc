@@ -173,5 +173,22 @@ TEST(IncrementalDecoder, MatchesFullDecodeOnRandomIds) {
   }
 }
 
+// A model may emit ids its tokenizer has no token for (embedding rows past the vocabulary):
+// they add no text, and the text around them streams as if they were absent.
+TEST(IncrementalDecoder, IdsWithoutATokenAddNoText) {
+  Tokenizer tk = yz_tokenizer();
+  const int32_t past = tk.vocab_size() + 7;
+  EXPECT_FALSE(tk.has_id(past));
+  EXPECT_FALSE(tk.has_id(-1));
+  EXPECT_TRUE(tk.has_id(0));
+  std::vector<int32_t> ids = tk.encode("Net income rose \xe2\x82\xac 12m", false);
+  IncrementalDecoder dec(tk);
+  std::string streamed;
+  for (int32_t id : ids) streamed += dec.step(id) + dec.step(past);
+  streamed += dec.flush();
+  EXPECT_EQ(streamed, tk.decode(ids));
+  EXPECT_THROW(tk.decode({past}), yz::Error);  // an explicit decode still names the bad id
+}
+
 }  // namespace
 }  // namespace yz::tok
