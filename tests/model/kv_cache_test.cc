@@ -34,7 +34,9 @@ TEST_P(SelectRows, ContinuationsEqualFullForward) {
     for (size_t j = 0; j < rows.size(); ++j) {
       torch::Tensor full = torch::cat({prompts[rows[j]].narrow(0, 0, 6), tails[j]}).unsqueeze(0);
       torch::Tensor want = lm->forward(full)[0].narrow(0, 6, 4);
-      EXPECT_LT((got[j] - want).abs().max().item<double>(), 1e-5) << "row " << j;
+      // float32: the cached and the whole-sequence forward sum attention in different orders
+      // (CPU flash kernel tiles); logits of these tiny models are O(1), measured gaps <= 1.2e-5.
+      EXPECT_LT((got[j] - want).abs().max().item<double>(), 5e-5) << "row " << j;
     }
   }
   lm->set_mla_path(MlaPath::kExplicit);
