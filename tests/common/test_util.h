@@ -4,10 +4,12 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 #include <stdexcept>
 #include <stdlib.h>
 #include <string>
 
+#include "util/error.h"
 #include "util/fs.h"
 
 namespace yz::test {
@@ -17,6 +19,16 @@ namespace fs = std::filesystem;
 inline fs::path source_dir() { return YZ_SOURCE_DIR; }
 inline fs::path shared_dir() { return YZ_SHARED_DIR; }
 inline fs::path data_dir() { return source_dir() / "tests" / "data"; }
+
+// The message of the yz::Error that f throws, "(no error)" when it throws none.
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
 
 // A fresh directory under the system temp dir, removed when the object dies.
 class TempDir {

@@ -30,14 +30,7 @@ const tok::Tokenizer& tokenizer() {
 
 void write(const fs::path& p, const std::string& text) { std::ofstream(p) << text; }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using test::error_of;
 
 TEST(SftData, ChatMaskCoversAssistantTurnsOnly) {
   const tmpl::ChatTemplate chat = *tmpl::ChatTemplate::from_model_dir(kModel);
