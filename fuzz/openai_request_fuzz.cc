@@ -73,14 +73,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     at = end + 1;
   }
   const std::string text = body.substr(nul + 1);
-  size_t best = std::string::npos, len = 0;
-  for (const std::string& s : stops) {
-    if (s.empty()) continue;
-    const size_t at = text.find(s);
-    if (at != std::string::npos && (at < best || (at == best && s.size() > len))) {
-      best = at;
-      len = s.size();
-    }
+  // The stop string that completes first (the longest when several end at the same byte), as
+  // StopMatcher defines it: independent of how the text is chunked.
+  size_t best = std::string::npos;
+  for (size_t end = 1; end <= text.size() && best == std::string::npos; ++end) {
+    size_t len = 0;
+    for (const std::string& s : stops)
+      if (!s.empty() && s.size() <= end && s.size() > len && text.compare(end - s.size(), s.size(), s) == 0) {
+        best = end - s.size();
+        len = s.size();
+      }
   }
   const std::string want = best == std::string::npos ? text : text.substr(0, best);
   StopMatcher m(stops);
