@@ -3,6 +3,7 @@
 #include "serve/http_server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <condition_variable>
 #include <cstdio>
@@ -17,6 +18,8 @@
 namespace yz::serve {
 
 namespace {
+
+constexpr int kListenBacklog = 2048;
 
 // cpp-httplib runs each connection on a task queue. Streams hold their connection for the
 // whole generation, so a fixed pool would let a burst of streams starve /health and the 503s
@@ -114,9 +117,11 @@ OpenAiServer::~OpenAiServer() = default;
 void OpenAiServer::bind() {
   // httplib's default sets SO_REUSEPORT, which lets a second server bind the same port and
   // steal half its connections; SO_REUSEADDR alone still allows a restart over TIME_WAIT.
-  http_->set_socket_options([](socket_t sock) {
+  socket_t listener = INVALID_SOCKET;
+  http_->set_socket_options([&listener](socket_t sock) {
     int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    listener = sock;  // the last socket tried is the one bound when binding succeeds
   });
   if (config_.port == 0) {
     port_ = http_->bind_to_any_port(config_.host);
@@ -126,6 +131,12 @@ void OpenAiServer::bind() {
              config_.port, " (address in use, or not an address of this machine)");
     port_ = config_.port;
   }
+  // Debian's libcpp-httplib is compiled with a listen backlog of 5 (CPPHTTPLIB_LISTEN_BACKLOG):
+  // a burst of clients connecting at once overflows it and some get "connection reset". Linux
+  // takes a second listen() on a listening socket as a new backlog; uvicorn (vLLM) uses 2048,
+  // the kernel caps it at net.core.somaxconn.
+  YZ_CHECK(listener != INVALID_SOCKET && ::listen(listener, kListenBacklog) == 0,
+           "cannot set the listen backlog on ", config_.host, ":", port_);
 }
 
 void OpenAiServer::attach(AsyncEngine& engine, ServingMetrics& metrics, int64_t max_model_len, int64_t vocab_size) {

@@ -6,7 +6,7 @@ that disconnect mid-stream, and a stream of malformed requests (bad JSON, wrong 
 fields, oversized prompts, broken HTTP). Passes when every valid request succeeds with exactly
 the text `youzhi generate` produces offline for its prompt, every malformed request gets a 4xx
 OpenAI error object (or, for broken HTTP, a 4xx or a closed connection; never a 5xx or a hang),
-the 16 disconnects are aborted, the KV pool is back to empty afterwards (/metrics), and SIGTERM
+the 16 disconnects are aborted, a burst of 256 connections is answered, the KV pool is back to empty afterwards (/metrics), and SIGTERM
 then exits 0. Usage: load_test.py path/to/youzhi REPO_ROOT
 """
 import concurrent.futures
@@ -182,6 +182,26 @@ def malformed_client(port, stop):
     return sent
 
 
+def connect_burst(port, n=256):
+    """n clients connect before any of them sends a request, then each asks /health: every one
+    is answered (with cpp-httplib's listen backlog of 5 most were reset by the peer)."""
+    socks = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(n)]
+    bad = []
+    for s in socks:
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    for s in socks:
+        try:
+            reply = s.recv(64)
+            if not reply.startswith(b"HTTP/1.1 200"):
+                bad.append(reply)
+        except OSError as e:
+            bad.append(repr(e))
+        finally:
+            s.close()
+    if bad:
+        fail(f"connect burst: {len(bad)} of {n} clients not answered 200, e.g. {bad[0]!r}")
+
+
 def metric(text, name, labels=""):
     m = re.search(r"^" + re.escape(name) + r"\{[^}]*" + re.escape(labels) + r"[^}]*\} (\S+)$", text, re.M)
     return float(m.group(1)) if m else None
@@ -214,6 +234,7 @@ def main():
     if not any("Maximum concurrency for" in l for l in log):
         fail("no 'Maximum concurrency for N tokens per request' startup line")
 
+    connect_burst(port)
     stop = threading.Event()
     t0 = time.time()
     deadline = t0 + LOAD_SECONDS
