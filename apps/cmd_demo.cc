@@ -1,23 +1,26 @@
 // `youzhi demo`: the main job on the bundled default model (models/yz-qwen2-gqa-16m): verify the
-// checkpoint, convert it to MLA with a layer-adaptive plan at half the KV cache (CPU), and show
-// what changed: the per-layer plan, KV bytes per token, concurrent 2k-token sequences in a 1 GiB
-// KV pool, perplexity on held-out text before and after, and a generation from the converted
-// model.
+// checkpoint and tokenizer, then run the pipeline recipe recipes/demo.json (issue 13): convert it
+// to MLA with a layer-adaptive plan at half the KV cache, heal the conversion with a short GKD
+// run from the original, and evaluate original, conversion and healed model on held-out text and
+// a financial task (both protocols); show the per-layer plan, KV bytes per token, concurrent
+// 2k-token sequences in a 1 GiB KV pool, a generation from the healed model and the pipeline's
+// closing table. Everything runs on the CPU from files in the repository.
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 
 #include "apps/commands.h"
-#include "eval/perplexity.h"
 #include "model/causal_lm.h"
 #include "model/config.h"
 #include "model/generation.h"
 #include "model/sampling.h"
 #include "model/hf_names.h"
-#include "convert/converter.h"
+#include "pipeline/runner.h"
+#include "pipeline/table.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
+#include "util/json_file.h"
 #include "util/safetensors.h"
 #include "util/text_file.h"
 
@@ -26,14 +29,11 @@ namespace yz::apps {
 namespace {
 
 constexpr const char* kBundledModel = "yz-qwen2-gqa-16m";
-constexpr int64_t kDemoCtx = 256;    // perplexity window (tokens)
-constexpr int kDemoNewTokens = 24;   // greedy continuation length
-// Held-out general text (first 20 kB of the wikitext-2 test split, CC BY-SA; see data/README.md).
+constexpr int kDemoNewTokens = 24;  // greedy continuation length
+// Held-out general text (first 19 kB of the wikitext-2 test split, CC BY-SA; README "Data").
 constexpr const char* kHeldoutSample = "data/demo/wikitext2_test_head.txt";
-// Calibration text (US public documents: State of the Union speeches and SEC filings, 400 kB from
-// the model's pretraining corpus); the selection split is held out from it by document.
-constexpr const char* kCalibration = "data/demo/calibration_sotu_sec.txt.xz";
-constexpr double kDemoBudget = 0.5;  // fraction of the GQA KV cache kept
+// The demo's stages and settings: data/demo holds its calibration text and the evaluation files.
+constexpr const char* kRecipe = "recipes/demo.json";
 constexpr int64_t kPoolBytes = int64_t{1} << 30;
 constexpr int64_t kSeqTokens = 2048;
 
@@ -62,6 +62,23 @@ fs::path find_root() {
            " (run from the repository root, or pass --model)");
 }
 
+// The convert stage's per-layer plan, from the converted config and the stage's report.
+void print_plan(const ModelConfig& mla, const nlohmann::json& report) {
+  std::printf("   layer  d_r    r  FreqFold  cached/token\n");
+  for (int64_t l = 0; l < mla.num_hidden_layers; ++l) {
+    const auto& layer = mla.mla_layers[l];
+    std::printf("   %5lld %4lld %4lld %9lld %13lld\n", static_cast<long long>(l),
+                static_cast<long long>(layer.qk_rope_head_dim), static_cast<long long>(layer.kv_lora_rank),
+                static_cast<long long>(report["plan"]["freqfold"][l].get<int64_t>()),
+                static_cast<long long>(layer.kv_lora_rank + layer.qk_rope_head_dim));
+  }
+  const auto& cost = report["adaptive"]["cost"];
+  std::printf("   plan cost: %.0f full-model forward equivalents over %lld selection tokens, %.1f s\n",
+              cost["full_forward_equivalent"].get<double>(),
+              static_cast<long long>(cost["selection_tokens"].get<int64_t>()),
+              report["adaptive"]["wall_s"].get<double>());
+}
+
 }  // namespace
 
 Command add_demo(CLI::App& app) {
@@ -69,7 +86,8 @@ Command add_demo(CLI::App& app) {
   auto out_dir = std::make_shared<std::string>();
   app.add_option("--model", *model, "Model directory (default: the bundled yz-qwen2-gqa-16m)");
   app.add_option("--out", *out_dir,
-                 "Converted model directory (default: build/demo/yz-qwen2-mla-half, replaced)");
+                 "Run directory, one folder per stage; must not exist (default: build/demo, replaced "
+                 "on every run)");
   return [model, out_dir]() {
     const auto t0 = std::chrono::steady_clock::now();
     const fs::path root = find_root();
@@ -100,58 +118,46 @@ Command add_demo(CLI::App& app) {
                 exact ? "yes" : "NO");
     YZ_CHECK(exact, "tokenizer round trip failed on ", sample.string());
 
-    std::printf("== convert to MLA: adaptive plan (per-layer d_r, r, FreqFold) at %.0f%% of the KV "
-                "cache\n", 100 * kDemoBudget);
-    ConvertRequest req;
-    req.model = dir;
-    req.out = out_dir->empty() ? root / "build" / "demo" / "yz-qwen2-mla-half" : fs::path(*out_dir);
-    req.overwrite = true;  // the demo's own output, rebuilt on every run
-    req.calib = {root / kCalibration};
-    req.calibration = {32, kDemoCtx, 42};
-    req.selection = {4, kDemoCtx, 7};
-    req.eval_files = {sample};
-    req.eval_ctx = kDemoCtx;
-    req.eval_chunks = 0;
-    req.adaptive = "budget";
-    req.kv_elements_per_layer = budget_elements_per_layer(c, kDemoBudget);
-    req.plan.rope_dim = c.head_dim / 2;
-    req.plan.kv_lora_rank = req.kv_elements_per_layer - req.plan.rope_dim;
-    req.plan.freqfold = {c.head_dim / req.plan.rope_dim};
-    fs::create_directories(req.out.parent_path());
-    nlohmann::ordered_json rep = convert_model(req);
-    const ModelConfig mla = load_config(req.out);
-    std::printf("   layer  d_r    r  FreqFold  cached/token\n");
-    for (int64_t l = 0; l < mla.num_hidden_layers; ++l)
-      std::printf("   %5lld %4lld %4lld %9lld %13lld\n", static_cast<long long>(l),
-                  static_cast<long long>(mla.mla_layers[l].qk_rope_head_dim),
-                  static_cast<long long>(mla.mla_layers[l].kv_lora_rank),
-                  static_cast<long long>(rep["plan"]["freqfold"][l].get<int64_t>()),
-                  static_cast<long long>(mla.mla_layers[l].kv_lora_rank +
-                                         mla.mla_layers[l].qk_rope_head_dim));
-    const auto& cost = rep["adaptive"]["cost"];
-    std::printf("   plan cost: %.0f full-model forward equivalents over %lld selection tokens, "
-                "%.1f s\n", cost["full_forward_equivalent"].get<double>(),
-                static_cast<long long>(cost["selection_tokens"].get<int64_t>()),
-                rep["adaptive"]["wall_s"].get<double>());
-    std::printf("   wrote %s\n", req.out.string().c_str());
+    // The recipe's stages run as `youzhi` child processes, each printing its progress.
+    pipeline::Recipe recipe = pipeline::load_recipe(root / kRecipe, root / "data" / "demo");
+    recipe.model = fs::absolute(dir);
+    pipeline::RunOptions run;
+    run.out = out_dir->empty() ? root / "build" / "demo" : fs::path(*out_dir);
+    run.exe = fs::read_symlink("/proc/self/exe");
+    std::printf("== pipeline %s: %s -> %s\n", kRecipe, recipe.name.c_str(), run.out.string().c_str());
+    std::fflush(stdout);
+    if (out_dir->empty())
+      fs::remove_all(run.out);  // the demo's own output, rebuilt on every run
+    else
+      YZ_CHECK(!fs::exists(run.out), "--out ", run.out.string(), " already exists; pass a new directory");
+    const pipeline::Json result = pipeline::run_pipeline(recipe, run);
 
+    const fs::path converted = run.out / "adaptive" / "model";
+    const fs::path healed = run.out / "adaptive_gkd" / "model";
+    const ModelConfig mla = load_config(converted);
+    const nlohmann::json convert_report = read_json_file(run.out / "adaptive" / "stage.json")["results"];
+    const nlohmann::json heal_report = read_json_file(run.out / "adaptive_gkd" / "stage.json")["results"];
+    std::printf("== adaptive plan (per-layer d_r, r, FreqFold) at half the KV cache\n");
+    print_plan(mla, convert_report);
     std::printf("== KV cache\n");
     print_kv("GQA", c);
     print_kv("MLA", mla);
     std::printf("   %.2fx the concurrent sequences at the same memory\n",
                 static_cast<double>(c.kv_bytes_per_token_bf16()) / mla.kv_bytes_per_token_bf16());
+    std::printf("== heal: GKD from the original, %lld tokens in %lld steps, %.0f tokens/s, final loss %.4f\n",
+                static_cast<long long>(heal_report["tokens"].get<int64_t>()),
+                static_cast<long long>(heal_report["steps"].get<int64_t>()),
+                heal_report["tokens_per_s"].get<double>(), heal_report["loss"].get<double>());
 
-    std::printf("== perplexity on held-out text (%lld-token windows)\n", static_cast<long long>(kDemoCtx));
-    const std::string name = sample.filename().string();
-    for (const char* stage : {"original", "partial_rope", "final"})
-      std::printf("   %-13s %8.2f\n", stage, rep["ppl"][stage][name].get<double>());
-
-    std::printf("== generation from the converted model (greedy)\n");
-    CausalLm lm = load_causal_lm(req.out, {});
+    std::printf("== generation from the healed model (greedy)\n");
+    CausalLm lm = load_causal_lm(healed, {});
     const std::string prompt = "The Federal Reserve raised interest rates by";
     Sampler greedy({});
     std::vector<int32_t> tail = generate(lm, tk.encode(prompt), kDemoNewTokens, greedy);
     std::printf("   \"%s\" ->%s\n", prompt.c_str(), tk.decode(tail).c_str());
+
+    std::printf("== results (%s/table.{md,json,svg})\n", run.out.string().c_str());
+    std::fputs(pipeline::table_markdown(result["table"]).c_str(), stdout);
     std::printf("== done in %.1f s\n",
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     return 0;

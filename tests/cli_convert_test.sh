@@ -81,8 +81,20 @@ expect 1 "convert freqfold list of the wrong length" -- "$YZ" convert $CONV --ou
 expect 1 "convert bad q-lora rank" -- "$YZ" convert $CONV --out "$TMP/bad" --q-lora-rank 100000
 [ ! -e "$TMP/bad" ] && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: refused convert left an output"; }
 
-expect 0 "demo" -- "$YZ" demo
+expect 0 "demo" -- "$YZ" demo --out "$TMP/demo"
 grep -q "decode(encode(x)) == x: yes" "$TMP/out" && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: demo round trip"; }
+# The pipeline's closing table: original, conversion and healed model, each scored on TFNS.
+python3 - "$TMP/demo/table.json" <<'PY' && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: demo table"; }
+import json, sys
+t = json.load(open(sys.argv[1]))
+rows = {r["model"]: r for r in t["rows"]}
+assert list(rows) == ["original", "adaptive conversion", "adaptive + GKD"], list(rows)
+assert rows["adaptive conversion"]["concurrency_x"] == 2.0
+for r in rows.values():
+    assert r["ppl_wikitext"] > 1 and 0 <= r["acc"]["tfns"]["loglik"] <= 1, r
+PY
+expect 0 "demo's healed model generates" -- "$YZ" generate "$TMP/demo/adaptive_gkd/model" --prompt "The bank" --max-new-tokens 4
+expect 1 "demo refuses an existing --out" -- "$YZ" demo --out "$TMP/demo"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
