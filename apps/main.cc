@@ -20,6 +20,8 @@ int main(int argc, char** argv) {
   mallopt(M_TOP_PAD, 256 << 20);
   CLI::App app{"YouZhi: convert GQA models to Multi-head Latent Attention and serve them"};
   app.require_subcommand(1);
+  // Every --help shows each option's default (subcommands inherit these option defaults).
+  app.option_defaults()->always_capture_default();
   app.set_version_flag("--version", std::string("youzhi ") + yz::apps::kVersion);
   std::map<CLI::App*, yz::apps::Command> commands;
   auto add = [&](const char* name, const char* help, auto adder) {
