@@ -44,11 +44,12 @@ for name in sorted(os.listdir(sys.argv[1])):
     b = name.split("_")[0]
     row = {"kv_elements_per_token": r["kv_elements_per_token"], "plan": r["plan"], "fit": r["fit"],
            "ppl": r["ppl"]["final"], "original": r["ppl"]["original"],
-           "convert_s": r["phases"]["convert"]["wall_s"], "breakdown": r["phases"]["convert"]["breakdown"],
+           "convert_s": r["phases"]["convert"]["wall_s"], "plan_s": r.get("adaptive", {}).get("wall_s", 0.0),
+           "breakdown": r["phases"]["convert"]["breakdown"],
            "layers": [{k: v for k, v in l.get("fit", {}).items()} for l in r["layers"]]}
     row["R"] = {f: (uniform_best(b, f) - (row["ppl"][f] - row["original"][f])) / uniform_best(b, f) for f in files}
     out[name[:-5]] = row
     print(f"{name[:-5]:22s} wiki {row['ppl'][files[0]]:7.2f}  sec {row['ppl'][files[1]]:6.2f}  "
-          f"R {row['R'][files[0]]:.2f} / {row['R'][files[1]]:.2f}  {row['convert_s']:.0f} s")
+          f"R {row['R'][files[0]]:.2f} / {row['R'][files[1]]:.2f}  plan {row['plan_s']:.0f} s, convert {row['convert_s']:.0f} s")
 json.dump(out, open("bench/results/convert_fit.json", "w"), indent=1)
 PY
