@@ -223,7 +223,6 @@ Command add_train(CLI::App& app) {
   app.require_subcommand(1);
   auto distill = std::make_shared<TrainOpts>();
   CLI::App* d = app.add_subcommand("distill", "GKD from a teacher (the original model) into a student");
-  d->option_defaults()->always_capture_default();  // --help shows every default
   d->add_option("--teacher", distill->c.teacher, "Teacher model directory (frozen)")->required();
   d->add_option("--student", distill->c.student, "Student model directory (e.g. a conversion)")
       ->required();
@@ -234,13 +233,11 @@ Command add_train(CLI::App& app) {
   add_common(*d, *distill, false);
   auto lm = std::make_shared<TrainOpts>();
   CLI::App* l = app.add_subcommand("lm", "Cross-entropy training (the baseline; continued pretraining)");
-  l->option_defaults()->always_capture_default();
   l->add_option("--model", lm->c.student, "Model directory to train")->required();
   add_common(*l, *lm, false);
   auto sft = std::make_shared<TrainOpts>();
   CLI::App* s = app.add_subcommand(
       "sft", "Supervised fine-tuning on answers only (financial SFT), optionally with a KD term");
-  s->option_defaults()->always_capture_default();
   s->add_option("--model", sft->c.student, "Model directory to fine-tune")->required();
   s->add_option("--format", sft->c.sft_format,
                 "chat, instruct or completion (default: each file's first row decides)");
