@@ -5,7 +5,8 @@
 # sends CONC requests at once) and a closed loop at --max-concurrency CONC, CONC being the
 # server's logged "Maximum concurrency" (2 x CONC requests). Goodput is measured under the same
 # SLOs for every model. Then a soak: the SOAK_MODEL held at its maximum concurrency for SOAK_S
-# seconds of back-to-back rounds while host RSS and GPU memory are sampled. Last, a table
+# seconds of back-to-back rounds while host RSS and GPU memory are sampled (SERVE_RATES="" and
+# SERVE_CONC_RUN=0 leave only the soak). Last, a table
 # (bench/combine_serve_online.py) and OUT_DIR/serve_online.json.
 # Usage: bench/run_serve_online.sh OUT_DIR MODEL_DIR...   (settings from the environment below)
 # tools/gpu_run.sh servebench runs it on the 7B shapes; on a CPU it runs as is with small models.
@@ -17,10 +18,10 @@ UTIL=${SERVE_UTIL:-0.3}              # --gpu-memory-utilization (CUDA)
 KV_GIB=${SERVE_KV_GIB:-}              # --kv-cache-memory (CPU)
 IN=${SERVE_IN:-512}
 OUTL=${SERVE_OUT:-256}
-RATES=${SERVE_RATES:-1 4 16 inf}
+RATES=${SERVE_RATES-1 4 16 inf}       # empty: no rate runs (e.g. a soak alone)
 RATE_S=${SERVE_RATE_S:-6}
 SLO=${SERVE_SLO:-ttft:2000 tpot:100}
-SOAK_MODEL=${SERVE_SOAK_MODEL:-q7b_mla}  # which model (directory name) gets the soak
+SOAK_MODEL=${SERVE_SOAK_MODEL:-q7b_mla}  # which model (directory name) gets the soak; none: no soak
 SOAK_S=${SERVE_SOAK_S:-90}
 MAX_SEQS=${SERVE_MAX_SEQS:-4096}
 mkdir -p "$OUT_DIR"
@@ -52,7 +53,7 @@ for dir in "$@"; do
     if [ "$r" == inf ]; then n=$conc; else n=$(python3 -c "import math; print(max(1, math.ceil($r * $RATE_S)))"); fi
     bench "rate$r" --request-rate "$r" --num-prompts "$n"
   done
-  bench "conc$conc" --max-concurrency "$conc" --num-prompts $((2 * conc))
+  [ "${SERVE_CONC_RUN:-1}" == 1 ] && bench "conc$conc" --max-concurrency "$conc" --num-prompts $((2 * conc))
 
   if [ "$m" == "$SOAK_MODEL" ]; then
     log "$m: soak at $conc concurrent requests for $SOAK_S s"

@@ -21,7 +21,9 @@
 # per layer; one archive, convq.tar.gz).
 # servebench (the same three models behind `youzhi serve`, loaded by `youzhi
 # bench serve` at rates 1, 4, 16, inf and at the logged maximum concurrency, then a soak of the
-# MLA model; bench/run_serve_online.sh, SERVE_* variables), pipeline (`youzhi pipeline` on the
+# MLA model; bench/run_serve_online.sh, SERVE_* variables), models (only the three random
+# 7B-shaped checkpoints, e.g. in the background on another GPU), throughput (serve7b's
+# bench throughput part alone, SERVE_MODELS picks), pipeline (`youzhi pipeline` on the
 # committed recipes recipes/yz-qwen2-16m-{third,half}.json: fin-sft data, SFT of the original,
 # uniform and adaptive conversions, GKD heal, SFT of the healed model, eval of all six;
 # PIPELINE_RECIPES picks; a run resumes in /tmp/yz_pipeline_* when called again on the same
@@ -35,18 +37,27 @@ TP=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
 export LD_LIBRARY_PATH=$P/lib:${LD_LIBRARY_PATH:-}
 # OpenSSL 3 (needed by cpp-httplib) only where the machine has none of its own.
 ldconfig -p | grep -q 'libssl.so.3 ' || export LD_LIBRARY_PATH=$P/lib-ssl:$LD_LIBRARY_PATH
-xz -dkf .gpu/data/qwen3_tokenizer.json.xz
-# Tests read ../shared; give them the carried copies under the same layout.
-mkdir -p ../shared/data/tokenizers ../shared/data/models/stories260K ../shared/data/eval_general
-cp .gpu/data/qwen3_tokenizer.json.xz ../shared/data/tokenizers/
-[ -f .gpu/data/wikitext2_raw_test.txt ] && cp .gpu/data/wikitext2_raw_test.txt ../shared/data/eval_general/
-cp .gpu/data/stories260K.bin .gpu/data/tok512.model ../shared/data/models/stories260K/
-[ -f .gpu/data/eval_data.tar.xz ] && tar -C ../shared/data -xJf .gpu/data/eval_data.tar.xz
-# The pipeline's distillation corpus and held-out SEC perplexity text, where its recipes look.
-mkdir -p ../shared/data/corpus
-for f in pretrain.txt.xz fin_heldout_sec.txt.xz; do
-  [ -f .gpu/data/$f ] && ln -sf "$PWD/.gpu/data/$f" ../shared/data/corpus/$f
-done
+# Unpacking the carried .gpu, once per call (several gpu_run.sh may start side by side, one per GPU).
+prepare() {
+  [ -f .gpu/.ready ] && return
+  [ -d .gpu/prefix ] || tar -C .gpu -xJf .gpu/prefix.tar.xz
+  xz -dkf .gpu/data/qwen3_tokenizer.json.xz
+  # (xz stops on SIGPIPE once head has its bytes)
+  [ -f .gpu/data/pretrain_10mb.txt.xz ] || { xz -dc .gpu/data/pretrain.txt.xz || true; } | head -c 10500000 | xz -1 > .gpu/data/pretrain_10mb.txt.xz
+  # Tests read ../shared; give them the carried copies under the same layout.
+  mkdir -p ../shared/data/tokenizers ../shared/data/models/stories260K ../shared/data/eval_general
+  cp .gpu/data/qwen3_tokenizer.json.xz ../shared/data/tokenizers/
+  [ -f .gpu/data/wikitext2_raw_test.txt ] && cp .gpu/data/wikitext2_raw_test.txt ../shared/data/eval_general/
+  [ -f .gpu/data/stories260K.bin ] && cp .gpu/data/stories260K.bin .gpu/data/tok512.model ../shared/data/models/stories260K/
+  [ -f .gpu/data/eval_data.tar.xz ] && tar -C ../shared/data -xJf .gpu/data/eval_data.tar.xz
+  # The pipeline's distillation corpus and held-out SEC perplexity text, where its recipes look.
+  mkdir -p ../shared/data/corpus
+  for f in pretrain.txt.xz fin_heldout_sec.txt.xz; do
+    [ -f .gpu/data/$f ] && ln -sf "$PWD/.gpu/data/$f" ../shared/data/corpus/$f
+  done
+  touch .gpu/.ready
+}
+exec 9> .gpu/.lock && flock 9 && prepare && flock -u 9
 
 # Random Qwen2.5-7B-shaped checkpoints (kept in /tmp across stages): GQA, uniform MLA (r 512,
 # d_r 64) and a heterogeneous plan at a third of the GQA cache: r + d_r per layer cycles through
@@ -71,7 +82,8 @@ build)
     -DCMAKE_PREFIX_PATH="$TP;$P" -DYZ_GTEST_SOURCE_DIR=$P/googletest -DYZ_BUILD_FUZZ=OFF ${GPU_CMAKE_ARGS:-} \
     -DYZ_NCCL_INCLUDE_DIR="$NCCL_INC" \
     > /tmp/cmake.log 2>&1 || { cp /tmp/cmake.log "$OUT/"; tail -30 /tmp/cmake.log; exit 1; }
-  cmake --build build-cuda -j16 > /tmp/build.log 2>&1 || { cp /tmp/build.log "$OUT/"; grep -E "error" -A5 /tmp/build.log | head -60; exit 1; }
+  # GPU_BUILD_TARGETS (e.g. youzhi: 111 s on 16 cores) builds only those.
+  cmake --build build-cuda -j$(nproc) ${GPU_BUILD_TARGETS:+--target $GPU_BUILD_TARGETS} > /tmp/build.log 2>&1 || { cp /tmp/build.log "$OUT/"; grep -E "error" -A5 /tmp/build.log | head -60; exit 1; }
   echo "== build ok" ;;
 goldens)
   rm -rf /tmp/stories260k
@@ -236,14 +248,17 @@ dp2)
   bash bench/run_dp2.sh "$OUT/train_dp2.json" ;;
 attnbench)
   build-cuda/bench/bench_attention "$OUT/attention.json" | tee /tmp/attnbench.txt | tail -60 ;;
-serve7b)
+models)
+  make_serve7b_models ;;
+throughput|serve7b)
   make_serve7b_models
   U=${SERVE_UTIL:-0.3}; IN=${SERVE_IN:-512}; OUTL=${SERVE_OUT:-256}; N=${SERVE_N:-1800}
-  for m in q7b q7b_mla q7b_third; do
+  for m in ${SERVE_MODELS:-q7b q7b_mla q7b_third}; do
     timeout ${SERVE_TIMEOUT:-200} build-cuda/youzhi bench throughput /tmp/$m --device cuda --input-len $IN --output-len $OUTL \
       --num-prompts $N --gpu-memory-utilization $U --json --out "$OUT/throughput_$m.json" > /tmp/tp_$m.log 2>&1 \
       || { echo "throughput $m FAILED"; tail -5 /tmp/tp_$m.log; }
   done
+  [ $stage == throughput ] && continue
   build-cuda/youzhi bench throughput /tmp/q7b_mla --device cuda --input-len 128 --output-len 256 \
     --num-prompts 1 --json --out /tmp/b1_mla.json > /dev/null 2>&1
   build-cuda/youzhi bench throughput /tmp/q7b --device cuda --input-len 128 --output-len 256 \
@@ -251,13 +266,15 @@ serve7b)
   python3 bench/decoder_hf.py /tmp/q7b cuda bfloat16 1 128 64 /tmp/b1_hf.json
   python3 bench/combine_serve_bench.py "$OUT" /tmp/b1_gqa.json /tmp/b1_mla.json /tmp/b1_hf.json ;;
 servebench)
+  # SERVE_DIR (default /tmp/serve_online) collects every model's runs: two servebench calls on
+  # two GPUs (CUDA_VISIBLE_DEVICES) may share it; the table covers what is there.
   make_serve7b_models
-  # serve7b's bench throughput results (same lengths) let the table compare rate inf with them.
-  rm -rf /tmp/serve_online && mkdir -p /tmp/serve_online && cp "$OUT"/throughput_*.json /tmp/serve_online/ 2>/dev/null
+  SD=${SERVE_DIR:-/tmp/serve_online}; mkdir -p $SD
+  # bench throughput results (same lengths) let the table compare rate inf with them.
+  cp "$OUT"/throughput_*.json $SD/ 2>/dev/null
   models=""; for m in ${SERVE_MODELS:-q7b q7b_mla q7b_third}; do models="$models /tmp/$m"; done
-  YZ=build-cuda/youzhi SERVE_DEVICE=cuda bash bench/run_serve_online.sh /tmp/serve_online $models \
-    | tee /tmp/serve_online/summary.txt
-  cp /tmp/serve_online/serve_online.json /tmp/serve_online/summary.txt "$OUT/"
-  tar czf "$OUT/serve_online_runs.tar.gz" -C /tmp serve_online ;;
+  YZ=build-cuda/youzhi SERVE_DEVICE=cuda bash bench/run_serve_online.sh $SD $models | tee -a $SD/summary.txt
+  cp $SD/serve_online.json $SD/summary.txt "$OUT/"
+  tar czf "$OUT/serve_online_runs.tar.gz" -C $(dirname $SD) $(basename $SD) ;;
 esac
 done
