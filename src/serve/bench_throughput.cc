@@ -4,6 +4,7 @@
 #include <chrono>
 #include <random>
 
+#include "kernels/ops.h"
 #include "util/error.h"
 #include "util/progress.h"
 
@@ -71,6 +72,11 @@ nlohmann::ordered_json run_throughput(EngineConfig config, const ThroughputReque
   j["kv_bytes_per_token"] = pool.bytes_per_token;
   j["weight_bytes"] = pool.weight_bytes;
   j["activation_peak_bytes"] = pool.activation_peak_bytes;
+  if (config.runner.device.is_cuda()) {  // what the caching allocator took, startup included
+    const int dev = config.runner.device.index() < 0 ? 0 : config.runner.device.index();
+    j["allocator_cap_bytes"] = pool.allocator_cap_bytes;
+    j["device_reserved_peak_bytes"] = kernels::device_memory(dev).torch_reserved_peak;
+  }
   j["max_concurrency"] = pool.max_concurrency();
   j["peak_running"] = st.peak_running;
   j["mean_running"] = steps > 0 ? running_sum / steps : 0.0;

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "kernels/ops.h"
+#include "serve/sampler.h"
 #ifdef YZ_WITH_CUDA
 #include "serve/decode_graphs.h"
 #endif
@@ -85,8 +86,11 @@ void ModelRunner::profile_forward(int64_t tokens) {
     for (int64_t b = 0; b < blocks_per_seq; ++b) table.push_back(static_cast<int32_t>(s * blocks_per_seq + b));
     kv_lens.push_back(static_cast<int32_t>(n));
     starts.push_back(starts.back() + static_cast<int32_t>(n));
-    rows.push_back(starts.back() - 1);
   }
+  // Logits for as many rows as a step can sample (a decode step of max_num_seqs requests), not
+  // one per profiled sequence: at a 152k vocabulary 1,000 rows are 0.3 GB of bf16 logits.
+  const int64_t sampled = std::min(tokens, config_.max_num_seqs);
+  for (int64_t i = 0; i < sampled; ++i) rows.push_back(i * tokens / sampled);
   const torch::Device d = config_.device;
   std::vector<at::Tensor> i64 = upload<int64_t>({&ids, &positions, &slots, &rows}, d);
   std::vector<at::Tensor> i32 = upload<int32_t>({&table, &kv_lens, &starts}, d);
@@ -100,7 +104,16 @@ void ModelRunner::profile_forward(int64_t tokens) {
   batch.seqs.query_start_host = starts;
   batch.seqs.max_kv_len = batch.seqs.max_q_len = len;
   torch::NoGradGuard no_grad;
-  (void)lm_->forward_paged(i64[0], i64[1], batch, i64[3]);
+  const at::Tensor logits = lm_->forward_paged(i64[0], i64[1], batch, i64[3]);
+  // Sampling's working set too: every row at temperature 1 with top-p and logprobs, the most a
+  // step's sampler allocates (serve/sampler.cc works through its rows in bounded chunks).
+  SamplingParams sp;
+  sp.temperature = 1.0, sp.top_p = 0.9;
+  std::vector<Sampler> owned(static_cast<size_t>(sampled), Sampler(sp));
+  std::vector<Sampler*> samplers;
+  for (Sampler& x : owned) samplers.push_back(&x);
+  std::vector<std::vector<SampledToken>> top;
+  (void)sample_rows(logits, samplers, /*logprobs=*/true, /*top_logprobs=*/20, &top);
 }
 
 void ModelRunner::size_pool() {
@@ -146,6 +159,12 @@ void ModelRunner::size_pool() {
              report_.non_torch_bytes >> 20, " MiB; raise --gpu-memory-utilization or lower "
              "--max-num-batched-tokens");
     num_blocks = static_cast<int64_t>(kv) / block_bytes;
+    // Hold the caching allocator to the same budget. Steps of ever-changing shapes (batch sizes,
+    // prefill chunks) otherwise leave cached blocks of every size behind, and the process grew
+    // to the whole GPU at --gpu-memory-utilization 0.3 (H200 soak, 2026-11-30). At the cap the
+    // allocator frees its cached blocks and retries before it reports out of memory.
+    report_.allocator_cap_bytes = static_cast<int64_t>(budget) - report_.non_torch_bytes;
+    kernels::set_allocator_cap(dev, report_.allocator_cap_bytes);
   } else {
     const int64_t bytes = config_.kv_cache_bytes > 0 ? config_.kv_cache_bytes : kDefaultCpuKvBytes;
     num_blocks = bytes / block_bytes;

@@ -1,8 +1,81 @@
 // Batched sampling (see sampler.h). Probabilities in float64 like Sampler::next; ties in the
-// descending order keep index order (stable sort), as Sampler's comparator does.
+// descending order keep index order (stable sort), as Sampler's comparator does; untruncated
+// rows draw in index order, as Sampler::next's fast path.
 #include "serve/sampler.h"
 
 namespace yz::serve {
+
+namespace {
+// Rows per chunk of the float64 sampling path: each row holds about ten [vocab] float64
+// temporaries (sort values and order, probabilities, cumulative mass, ...), 12 MB a row for a
+// 152k vocabulary, so a chunk is bounded at about 0.8 GB whatever the batch; all rows at once
+// grew the caching allocator to the whole GPU at 1,060 sampled rows (H200 soak, 2026-11-30).
+constexpr int64_t kSampleChunk = 64;
+// Rows per chunk of the float32 log-softmax for logprobs.
+constexpr int64_t kLogprobChunk = 256;
+
+bool truncates(const SamplingParams& sp, int64_t vocab) {
+  return (sp.top_k > 0 && sp.top_k < vocab) || sp.top_p < 1.0;
+}
+
+// Rows with nothing truncated (top-k off, top-p 1): Sampler::next draws from the softmax in
+// index order, without sorting; the same here, so a seed gives the same token.
+void sample_plain_chunk(const at::Tensor& logits, const std::vector<Sampler*>& samplers,
+                        const std::vector<int64_t>& rows, std::vector<int32_t>& chosen) {
+  const int64_t vocab = logits.size(1), n = static_cast<int64_t>(rows.size());
+  const auto dev = logits.device();
+  std::vector<double> temp(n), u01(n);
+  for (int64_t j = 0; j < n; ++j) {
+    temp[j] = samplers[rows[j]]->params().temperature;
+    u01[j] = samplers[rows[j]]->next_uniform();
+  }
+  at::Tensor v = logits.index_select(0, at::tensor(rows, at::kLong).to(dev)).to(at::kDouble);  // [n, V]
+  at::Tensor t = at::tensor(temp, at::kDouble).to(dev).unsqueeze(1);
+  at::Tensor p = at::exp((v - std::get<0>(v.max(-1, true))) / t);
+  at::Tensor mass = at::cumsum(p, -1);
+  at::Tensor u = at::tensor(u01, at::kDouble).to(dev).unsqueeze(1) * mass.narrow(1, vocab - 1, 1);
+  // The first index whose running mass passes u; at most the last index of non-zero mass.
+  at::Tensor col = at::arange(vocab, at::TensorOptions().dtype(at::kLong).device(dev)).unsqueeze(0);
+  at::Tensor last = std::get<0>((col * (p > 0)).max(-1, true));
+  at::Tensor pick = at::minimum((mass <= u).sum(-1, true), last).squeeze(1).to(at::kCPU);
+  for (int64_t j = 0; j < n; ++j) chosen[rows[j]] = static_cast<int32_t>(pick[j].item<int64_t>());
+}
+
+// Rows with top-k or top-p: stable descending order, top-k, temperature, nucleus, as
+// Sampler::next.
+void sample_sorted_chunk(const at::Tensor& logits, const std::vector<Sampler*>& samplers,
+                  const std::vector<int64_t>& rows, std::vector<int32_t>& chosen) {
+  const int64_t vocab = logits.size(1), n = static_cast<int64_t>(rows.size());
+  const auto dev = logits.device();
+  std::vector<double> temp(n), top_p(n), u01(n);
+  std::vector<int64_t> top_k(n);
+  for (int64_t j = 0; j < n; ++j) {
+    const SamplingParams& sp = samplers[rows[j]]->params();
+    temp[j] = sp.temperature;
+    top_p[j] = sp.top_p;
+    top_k[j] = sp.top_k > 0 ? std::min<int64_t>(sp.top_k, vocab) : vocab;
+    u01[j] = samplers[rows[j]]->next_uniform();
+  }
+  at::Tensor idx = at::tensor(rows, at::kLong).to(dev);
+  at::Tensor v = logits.index_select(0, idx).to(at::kDouble);  // [n, V]
+  auto sorted = at::sort(v, /*stable=*/true, /*dim=*/-1, /*descending=*/true);
+  at::Tensor vals = std::get<0>(sorted), order = std::get<1>(sorted);
+  at::Tensor col = at::arange(vocab, at::TensorOptions().dtype(at::kLong).device(dev)).unsqueeze(0);
+  at::Tensor keep = col < at::tensor(top_k, at::kLong).to(dev).unsqueeze(1);
+  at::Tensor t = at::tensor(temp, at::kDouble).to(dev).unsqueeze(1);
+  at::Tensor p = at::exp((vals - vals.narrow(1, 0, 1)) / t) * keep;
+  at::Tensor mass = at::cumsum(p / p.sum(-1, true), -1);
+  // Nucleus: the smallest prefix whose mass reaches top_p (at least one token).
+  at::Tensor cut = (mass < at::tensor(top_p, at::kDouble).to(dev).unsqueeze(1)).logical_and(keep)
+                       .sum(-1, true) + 1;
+  at::Tensor kept = p * (col < at::minimum(cut, keep.sum(-1, true)));
+  at::Tensor u = at::tensor(u01, at::kDouble).to(dev) * kept.sum(-1);
+  at::Tensor pick = (at::cumsum(kept, -1) <= u.unsqueeze(1)).sum(-1, true);
+  pick = at::minimum(pick, at::minimum(cut, keep.sum(-1, true)) - 1);
+  at::Tensor tokens = order.gather(1, pick).squeeze(1).to(at::kCPU);
+  for (int64_t j = 0; j < n; ++j) chosen[rows[j]] = static_cast<int32_t>(tokens[j].item<int64_t>());
+}
+}  // namespace
 
 std::vector<SampledToken> sample_rows(const at::Tensor& logits, const std::vector<Sampler*>& samplers,
                                       bool logprobs, int64_t top_logprobs,
@@ -10,59 +83,39 @@ std::vector<SampledToken> sample_rows(const at::Tensor& logits, const std::vecto
   const int64_t rows = logits.size(0), vocab = logits.size(1);
   std::vector<int32_t> chosen(rows, 0);
   at::Tensor greedy = logits.argmax(-1).to(at::kCPU);  // first maximum, as Sampler
-  std::vector<int64_t> sampled_rows;
+  std::vector<int64_t> plain, sorted;  // each sampler draws from its own generator: order is free
   for (int64_t i = 0; i < rows; ++i) {
-    if (samplers[i]->params().temperature == 0.0)
+    const SamplingParams& sp = samplers[i]->params();
+    if (sp.temperature == 0.0)
       chosen[i] = static_cast<int32_t>(greedy[i].item<int64_t>());
     else
-      sampled_rows.push_back(i);
+      (truncates(sp, vocab) ? sorted : plain).push_back(i);
   }
-  if (!sampled_rows.empty()) {
-    const auto dev = logits.device();
-    auto f64 = at::TensorOptions().dtype(at::kDouble).device(dev);
-    const int64_t n = static_cast<int64_t>(sampled_rows.size());
-    std::vector<double> temp(n), top_p(n), u01(n);
-    std::vector<int64_t> top_k(n);
-    for (int64_t j = 0; j < n; ++j) {
-      const SamplingParams& sp = samplers[sampled_rows[j]]->params();
-      temp[j] = sp.temperature;
-      top_p[j] = sp.top_p;
-      top_k[j] = sp.top_k > 0 ? std::min<int64_t>(sp.top_k, vocab) : vocab;
-      u01[j] = samplers[sampled_rows[j]]->next_uniform();
-    }
-    at::Tensor idx = at::tensor(sampled_rows, at::kLong).to(dev);
-    at::Tensor v = logits.index_select(0, idx).to(at::kDouble);  // [n, V]
-    auto sorted = at::sort(v, /*stable=*/true, /*dim=*/-1, /*descending=*/true);
-    at::Tensor vals = std::get<0>(sorted), order = std::get<1>(sorted);
-    at::Tensor col = at::arange(vocab, at::TensorOptions().dtype(at::kLong).device(dev)).unsqueeze(0);
-    at::Tensor keep = col < at::tensor(top_k, at::kLong).to(dev).unsqueeze(1);
-    at::Tensor t = at::tensor(temp, at::kDouble).to(dev).unsqueeze(1);
-    at::Tensor p = at::exp((vals - vals.narrow(1, 0, 1)) / t) * keep;
-    at::Tensor mass = at::cumsum(p / p.sum(-1, true), -1);
-    // Nucleus: the smallest prefix whose mass reaches top_p (at least one token).
-    at::Tensor cut = (mass < at::tensor(top_p, at::kDouble).to(dev).unsqueeze(1)).logical_and(keep)
-                         .sum(-1, true) + 1;
-    at::Tensor kept = p * (col < at::minimum(cut, keep.sum(-1, true)));
-    at::Tensor u = at::tensor(u01, at::kDouble).to(dev) * kept.sum(-1);
-    at::Tensor pick = (at::cumsum(kept, -1) <= u.unsqueeze(1)).sum(-1, true);
-    pick = at::minimum(pick, at::minimum(cut, keep.sum(-1, true)) - 1);
-    at::Tensor tokens = order.gather(1, pick).squeeze(1).to(at::kCPU);
-    for (int64_t j = 0; j < n; ++j) chosen[sampled_rows[j]] = static_cast<int32_t>(tokens[j].item<int64_t>());
-  }
+  for (size_t c = 0; c < plain.size(); c += kSampleChunk)
+    sample_plain_chunk(logits, samplers, {plain.begin() + c, plain.begin() + std::min(plain.size(), c + kSampleChunk)},
+                       chosen);
+  for (size_t c = 0; c < sorted.size(); c += kSampleChunk)
+    sample_sorted_chunk(logits, samplers,
+                        {sorted.begin() + c, sorted.begin() + std::min(sorted.size(), c + kSampleChunk)}, chosen);
   std::vector<SampledToken> out(rows);
   for (int64_t i = 0; i < rows; ++i) out[i] = {chosen[i], 0.f};
   if (!logprobs && top_logprobs == 0) return out;
-  at::Tensor logp = at::log_softmax(logits.to(at::kFloat), -1);
-  at::Tensor ids = at::tensor(std::vector<int64_t>(chosen.begin(), chosen.end()), at::kLong).to(logits.device());
-  at::Tensor lp = logp.gather(1, ids.unsqueeze(1)).squeeze(1).to(at::kCPU);
-  for (int64_t i = 0; i < rows; ++i) out[i].logprob = lp[i].item<float>();
-  if (top_logprobs > 0 && top != nullptr) {
-    auto best = at::topk(logp, std::min<int64_t>(top_logprobs, vocab), -1);
-    at::Tensor bv = std::get<0>(best).to(at::kCPU), bi = std::get<1>(best).to(at::kCPU);
-    top->assign(rows, {});
-    for (int64_t i = 0; i < rows; ++i)
-      for (int64_t k = 0; k < bv.size(1); ++k)
-        (*top)[i].push_back({static_cast<int32_t>(bi[i][k].item<int64_t>()), bv[i][k].item<float>()});
+  if (top_logprobs > 0 && top != nullptr) top->assign(rows, {});
+  const int64_t k = std::min<int64_t>(top_logprobs, vocab);
+  for (int64_t r0 = 0; r0 < rows; r0 += kLogprobChunk) {
+    const int64_t n = std::min(kLogprobChunk, rows - r0);
+    at::Tensor logp = at::log_softmax(logits.narrow(0, r0, n).to(at::kFloat), -1);
+    at::Tensor ids = at::tensor(std::vector<int64_t>(chosen.begin() + r0, chosen.begin() + r0 + n), at::kLong)
+                         .to(logits.device());
+    at::Tensor lp = logp.gather(1, ids.unsqueeze(1)).squeeze(1).to(at::kCPU);
+    for (int64_t i = 0; i < n; ++i) out[r0 + i].logprob = lp[i].item<float>();
+    if (top_logprobs > 0 && top != nullptr) {
+      auto best = at::topk(logp, k, -1);
+      at::Tensor bv = std::get<0>(best).to(at::kCPU), bi = std::get<1>(best).to(at::kCPU);
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = 0; j < k; ++j)
+          (*top)[r0 + i].push_back({static_cast<int32_t>(bi[i][j].item<int64_t>()), bv[i][j].item<float>()});
+    }
   }
   return out;
 }

@@ -4,15 +4,18 @@
 // on the bundled GQA model and on an MLA conversion of it with a different r and d_r in every
 // layer. Greedy outputs must be identical; seeded sampling gives the same tokens; aborted
 // requests free their blocks at once and never disturb the others; bad requests and a pool too
-// small for one request are refused.
+// small for one request are refused; one step sampling more rows than the sampler's chunks gives
+// Sampler::next's tokens row by row.
 #include <gtest/gtest.h>
 
 #include <map>
+#include <memory>
 
 #include "convert/converter.h"
 #include "kernels/ops.h"
 #include "model/generation.h"
 #include "serve/engine.h"
+#include "serve/sampler.h"
 #include "test_util.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
@@ -142,6 +145,40 @@ TEST(Engine, SeededSamplingEqualsGenerate) {
     for (const StepOutput& o : engine.step())
       for (const SampledToken& t : o.tokens) got[o.id].push_back(t.token);
   for (size_t i = 0; i < ps.size(); ++i) EXPECT_EQ(got["r" + std::to_string(i)], want[i]) << i;
+}
+
+// One step's sampling over more rows than serve/sampler.cc's chunks (64 sampled rows, 256
+// logprob rows): every row's token equals Sampler::next on that row alone, greedy rows are the
+// argmax, and logprobs are the row's log-softmax.
+TEST(Engine, BatchedSamplingInChunksEqualsSampler) {
+  torch::manual_seed(20261130);
+  const int64_t rows = 300, vocab = 997;
+  at::Tensor logits = torch::randn({rows, vocab}) * 3;
+  std::vector<SamplingParams> sp;
+  std::vector<std::unique_ptr<Sampler>> batched, single;
+  std::vector<Sampler*> ptrs;
+  for (int64_t i = 0; i < rows; ++i) {
+    SamplingParams p;
+    p.temperature = i % 7 == 0 ? 0.0 : 0.5 + 0.01 * static_cast<double>(i % 50);
+    p.top_p = i % 3 == 0 ? 1.0 : 0.7;
+    p.top_k = i % 4 == 0 ? 0 : 5 + i % 40;
+    p.seed = 77 + static_cast<uint64_t>(i);
+    batched.push_back(std::make_unique<Sampler>(p));
+    single.push_back(std::make_unique<Sampler>(p));
+    ptrs.push_back(batched.back().get());
+  }
+  std::vector<std::vector<SampledToken>> top;
+  for (int round = 0; round < 2; ++round) {  // the second draw continues each row's generator
+    const std::vector<SampledToken> got = sample_rows(logits, ptrs, /*logprobs=*/true, 3, &top);
+    at::Tensor logp = at::log_softmax(logits, -1);
+    ASSERT_EQ(got.size(), static_cast<size_t>(rows));
+    for (int64_t i = 0; i < rows; ++i) {
+      EXPECT_EQ(got[i].token, single[i]->next(logits[i])) << "row " << i << " round " << round;
+      EXPECT_NEAR(got[i].logprob, logp[i][got[i].token].item<float>(), 1e-5) << i;
+      ASSERT_EQ(top[i].size(), 3u);
+      EXPECT_EQ(top[i][0].token, logits[i].argmax().item<int64_t>()) << i;
+    }
+  }
 }
 
 TEST(Engine, AbortsFreeBlocksAndLeaveOthersUntouched) {
