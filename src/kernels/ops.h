@@ -26,10 +26,6 @@ struct DeviceMemory {
   int64_t torch_allocated = 0;          // caching allocator: in tensors now
 };
 DeviceMemory device_memory(int device);
-// Limits what PyTorch's caching allocator may reserve on `device` to `bytes` (its per-process
-// memory fraction): past it the allocator frees cached blocks and retries before it reports out
-// of memory. No-op on CPU builds.
-void set_allocator_cap(int device, int64_t bytes);
 
 // x: [..., cols] float32 or bfloat16; weight: [cols] of the same dtype and device.
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);

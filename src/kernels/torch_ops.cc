@@ -3,8 +3,6 @@
 
 #include <ATen/Context.h>
 
-#include <algorithm>
-
 #include "kernels/params.h"
 #include "util/error.h"
 
@@ -74,18 +72,6 @@ DeviceMemory device_memory(int device) {
   (void)device;
 #endif
   return m;
-}
-
-void set_allocator_cap(int device, int64_t bytes) {
-#ifdef YZ_WITH_CUDA
-  const DeviceMemory m = device_memory(device);
-  YZ_CHECK(bytes > 0 && m.total > 0, "allocator cap of ", bytes, " bytes on a device of ", m.total);
-  c10::cuda::CUDACachingAllocator::setMemoryFraction(
-      std::min(1.0, static_cast<double>(bytes) / static_cast<double>(m.total)),
-      static_cast<c10::DeviceIndex>(device));
-#else
-  (void)device, (void)bytes;
-#endif
 }
 
 at::Tensor rms_norm_reference(const at::Tensor& x, const at::Tensor& weight, double eps) {

@@ -74,7 +74,6 @@ nlohmann::ordered_json run_throughput(EngineConfig config, const ThroughputReque
   j["activation_peak_bytes"] = pool.activation_peak_bytes;
   if (config.runner.device.is_cuda()) {  // what the caching allocator took, startup included
     const int dev = config.runner.device.index() < 0 ? 0 : config.runner.device.index();
-    j["allocator_cap_bytes"] = pool.allocator_cap_bytes;
     j["device_reserved_peak_bytes"] = kernels::device_memory(dev).torch_reserved_peak;
   }
   j["max_concurrency"] = pool.max_concurrency();

@@ -34,13 +34,11 @@ std::string Engine::startup_report() const {
                 where, static_cast<long long>(p.tokens()), static_cast<long long>(p.max_model_len),
                 p.max_concurrency());
   std::string out = buf;
-  if (p.allocator_cap_bytes > 0) {
+  if (p.device_total_bytes > 0) {
     std::snprintf(buf, sizeof buf,
-                  "GPU memory: weights %.2f GiB, activations %.2f GiB, KV cache %.2f GiB; allocator "
-                  "held to %.2f GiB of %.2f GiB\n",
+                  "GPU memory: weights %.2f GiB, activations %.2f GiB, KV cache %.2f GiB of %.2f GiB\n",
                   p.weight_bytes / 1073741824.0, p.activation_peak_bytes / 1073741824.0,
-                  p.pool_bytes / 1073741824.0, p.allocator_cap_bytes / 1073741824.0,
-                  p.device_total_bytes / 1073741824.0);
+                  p.pool_bytes / 1073741824.0, p.device_total_bytes / 1073741824.0);
     out += buf;
   }
   return out;

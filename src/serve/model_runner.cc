@@ -159,12 +159,6 @@ void ModelRunner::size_pool() {
              report_.non_torch_bytes >> 20, " MiB; raise --gpu-memory-utilization or lower "
              "--max-num-batched-tokens");
     num_blocks = static_cast<int64_t>(kv) / block_bytes;
-    // Hold the caching allocator to the same budget. Steps of ever-changing shapes (batch sizes,
-    // prefill chunks) otherwise leave cached blocks of every size behind, and the process grew
-    // to the whole GPU at --gpu-memory-utilization 0.3 (H200 soak, 2026-11-30). At the cap the
-    // allocator frees its cached blocks and retries before it reports out of memory.
-    report_.allocator_cap_bytes = static_cast<int64_t>(budget) - report_.non_torch_bytes;
-    kernels::set_allocator_cap(dev, report_.allocator_cap_bytes);
   } else {
     const int64_t bytes = config_.kv_cache_bytes > 0 ? config_.kv_cache_bytes : kDefaultCpuKvBytes;
     num_blocks = bytes / block_bytes;

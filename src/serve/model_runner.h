@@ -41,7 +41,6 @@ struct KvPoolReport {
   int64_t weight_bytes = 0;         // model parameters on the device
   int64_t activation_peak_bytes = 0;  // profiled forward of max_num_batched_tokens (CUDA)
   int64_t non_torch_bytes = 0;      // CUDA context and other non-allocator memory (CUDA)
-  int64_t allocator_cap_bytes = 0;  // the caching allocator's limit: the budget less non_torch (CUDA)
   int64_t graph_reserve_bytes = 0;  // set aside for the decode CUDA graphs (CUDA)
   int64_t graph_pool_bytes = 0;     // what their capture took
   int64_t graph_max_batch = 0;      // decode steps of up to this many sequences replay a graph
