@@ -111,8 +111,12 @@ nlohmann::ordered_json score_by_generation(CausalLm& lm, const tok::Tokenizer& t
                                            const std::vector<std::string>& ctx,
                                            const EvalOptions& o, int64_t max_length) {
   const auto t0 = std::chrono::steady_clock::now();
+  // Prompted as the log-likelihood context is (prompt.h generation_prompt): a context ending
+  // in "Answer: " reaches the model as "Answer:". Fed as a lone " " token, a byte-level BPE model
+  // (trained on merged " word" tokens) continues from a token it never saw before a word; the
+  // space is not lost for scoring (labels are searched for, QA answers stripped).
   std::vector<std::vector<int32_t>> prompts;
-  for (const auto& c : ctx) prompts.push_back(tk.encode(c));
+  for (const auto& c : ctx) prompts.push_back(generation_prompt(tk, c));
   GenerateOptions go;
   go.max_new_tokens = o.max_new_tokens > 0 ? o.max_new_tokens : task.max_new_tokens;
   go.max_length = max_length;

@@ -62,4 +62,9 @@ std::pair<std::vector<int32_t>, std::vector<int32_t>> encode_pair(const tok::Tok
   return {ctx, std::vector<int32_t>(whole.begin() + static_cast<int64_t>(ctx.size()), whole.end())};
 }
 
+std::vector<int32_t> generation_prompt(const tok::Tokenizer& tokenizer, const std::string& context) {
+  const size_t keep = context.size() - trailing_space_bytes(context);
+  return tokenizer.encode(keep > 0 ? context.substr(0, keep) : context);
+}
+
 }  // namespace yz

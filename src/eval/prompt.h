@@ -41,4 +41,9 @@ std::pair<std::vector<int32_t>, std::vector<int32_t>> encode_pair(const tok::Tok
                                                                   std::string continuation,
                                                                   int32_t prefix_id);
 
+// The ids a generation request is prompted with: the context as encode_pair encodes it
+// (trailing whitespace left out; all of it kept if nothing else is left), so both protocols
+// show the model the same tokens and its answer's own " word" token can follow "Answer:".
+std::vector<int32_t> generation_prompt(const tok::Tokenizer& tokenizer, const std::string& context);
+
 }  // namespace yz

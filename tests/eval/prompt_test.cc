@@ -120,6 +120,16 @@ TEST_F(EncodePair, ContinuationIsTheTailOfTheWholeEncoding) {
   EXPECT_THROW(encode_pair(tk, "inc", "ome", 0), Error);
 }
 
+TEST_F(EncodePair, GenerationPromptIsTheLoglikContext) {
+  // The FinLoRA prompt ends in "Answer: "; generation sees the same ids as the log-likelihood
+  // context, not a trailing lone-space token.
+  const std::string prompt = "Input: Sales rose.\nAnswer: ";
+  EXPECT_EQ(generation_prompt(tk, prompt), encode_pair(tk, prompt, "neutral", 0).first);
+  EXPECT_NE(generation_prompt(tk, prompt), enc(prompt));
+  EXPECT_EQ(generation_prompt(tk, "Answer:"), enc("Answer:"));
+  EXPECT_EQ(generation_prompt(tk, "  "), enc("  "));  // nothing but whitespace: kept
+}
+
 TEST_F(EncodePair, EmptyContextScoresAfterThePrefixToken) {
   auto [ctx, cont] = encode_pair(tk, "", " positive", 7);
   EXPECT_EQ(ctx, std::vector<int32_t>{7});
