@@ -35,7 +35,7 @@ Command add_fin_sft(CLI::App& app) {
     YZ_CHECK(o->overwrite || !fs::exists(o->out), "output ", o->out,
              " already exists; pass --overwrite to replace it");
     train::FinSftOptions fo;
-    fo.data_dir = o->data_dir.empty() ? default_data_dir() : fs::path(o->data_dir);
+    fo.data_dir = data_dir_or_default(o->data_dir);
     fo.text_share = o->text_share;
     const train::TestSetIndex index(fo.data_dir);
     const train::FinSftMixture mix = train::build_fin_sft(fo, index);
@@ -70,7 +70,7 @@ Command add_leak_check(CLI::App& app) {
   app.add_option("FILE", o->files, "Completion JSONL files (context, target)")->required()->expected(1, -1);
   app.add_option("--data-dir", o->data_dir, "Shared data folder (default ../shared/data)");
   return [o]() {
-    const train::TestSetIndex index(o->data_dir.empty() ? default_data_dir() : fs::path(o->data_dir));
+    const train::TestSetIndex index(data_dir_or_default(o->data_dir));
     std::string leaks;
     int64_t n = 0, rows = 0;
     for (const auto& f : o->files) {
@@ -116,7 +116,7 @@ Command add_data(CLI::App& app) {
              " already exists; pass --overwrite to replace it");
     int64_t excluded = 0;
     const std::vector<Doc> docs =
-        fpb_train_docs(o->data_dir.empty() ? default_data_dir() : fs::path(o->data_dir), &excluded);
+        fpb_train_docs(data_dir_or_default(o->data_dir), &excluded);
     std::string text;
     nlohmann::ordered_json labels = nlohmann::ordered_json::object();
     for (const Doc& d : docs) {

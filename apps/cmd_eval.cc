@@ -116,7 +116,7 @@ Command add_eval(CLI::App& app) {
     if (o->tasks.empty() && o->suite.empty() && o->task_files.empty())
       YZ_THROW(ErrorKind::kUsage, "give --tasks, --suite or --task-file (or --compare A.json ...)");
     const std::vector<std::string> names = resolve_task_names(o->tasks, o->suite);
-    const fs::path data_dir = o->data_dir.empty() ? default_data_dir() : fs::path(o->data_dir);
+    const fs::path data_dir = data_dir_or_default(o->data_dir);
     std::vector<Task> tasks;
     for (const auto& n : names) tasks.push_back(load_task(n, data_dir, o->eval.shots > 0));
     for (const auto& f : o->task_files) tasks.push_back(load_task_file(f));

@@ -25,7 +25,7 @@ Command add_pipeline(CLI::App& app) {
   app.add_flag("--json", o->json, "Print {\"stages\", \"table\"} as one JSON object");
   return [o]() {
     const pipeline::Recipe r = pipeline::load_recipe(
-        o->recipe, o->data_dir.empty() ? default_data_dir() : fs::path(o->data_dir));
+        o->recipe, data_dir_or_default(o->data_dir));
     const fs::path out = o->out.empty() ? fs::path("runs") / fs::path(o->recipe).stem() : fs::path(o->out);
     if (o->check) {
       std::vector<std::pair<std::string, fs::path>> outputs;

@@ -366,7 +366,8 @@ Task load_task_file(const fs::path& path) {
   return t;
 }
 
-fs::path default_data_dir() {
+fs::path data_dir_or_default(const std::string& given) {
+  if (!given.empty()) return given;
   if (const char* env = std::getenv("YZ_DATA_DIR")) return env;
   char exe[4096];
   const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof(exe) - 1);

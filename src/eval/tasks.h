@@ -37,8 +37,9 @@ Task load_task_file(const fs::path& path);
 // cannot leak test rows. Sets *excluded to the number of 50Agree lines dropped.
 std::vector<Doc> fpb_train_docs(const fs::path& data_dir, int64_t* excluded = nullptr);
 
-// The shared data folder: $YZ_DATA_DIR, else <repo>/../shared/data next to the executable's
-// build tree, else ../shared/data from the working directory.
-fs::path default_data_dir();
+// The shared data folder: `given` (a --data-dir option) when not empty, else $YZ_DATA_DIR, else
+// <repo>/../shared/data next to the executable's build tree, else ../shared/data from the
+// working directory.
+fs::path data_dir_or_default(const std::string& given = "");
 
 }  // namespace yz
