@@ -57,7 +57,7 @@ Command add_bench_serve(CLI::App& bench) {
   app->add_option("--burstiness", o->c.burstiness, "1 = Poisson arrivals; gamma-distributed gaps otherwise");
   app->add_option("--max-concurrency", o->c.max_concurrency, "Requests in flight at most (0 = no limit)");
   app->add_flag("--ignore-eos", o->c.ignore_eos, "Ask the server to generate exactly --output-len tokens");
-  app->add_option("--temperature", o->c.temperature, "Sampling temperature (default: the server's)");
+  app->add_option("--temperature", o->c.temperature, "Sampling temperature, sent with every request (vllm bench serve: greedy unless set)");
   app->add_option("--seed", o->c.seed, "Seed of the prompts and the arrival times");
   app->add_option("--percentile-metrics", o->percentile_metrics, "Metrics to report: ttft,tpot,itl,e2el");
   app->add_option("--metric-percentiles", o->percentiles, "Percentiles to report, e.g. 50,90,99");

@@ -2,7 +2,7 @@
 # Online serving benchmark (issue 15 goals): each model is served alone by `youzhi serve` and
 # loaded by `youzhi bench serve` (random prompts of IN tokens, OUT tokens each with ignore_eos):
 # Poisson arrivals at every rate in RATES (a finite rate sends RATE_S seconds of requests; inf
-# sends CONC requests at once) and a closed loop at --max-concurrency CONC, CONC being the
+# sends SERVE_INF_N, else SERVE_N, else CONC requests at once) and a closed loop at --max-concurrency CONC, CONC being the
 # server's logged "Maximum concurrency" (2 x CONC requests). Goodput is measured under the same
 # SLOs for every model. Then a soak: the SOAK_MODEL held at its maximum concurrency for SOAK_S
 # seconds of back-to-back rounds while host RSS and GPU memory are sampled (SERVE_RATES="" and
@@ -50,7 +50,9 @@ for dir in "$@"; do
       2> "$OUT_DIR/bench_${m}_$name.err" || { log "$m $name FAILED"; tail -3 "$OUT_DIR/bench_${m}_$name.err"; }
   }
   for r in $RATES; do
-    if [ "$r" == inf ]; then n=$conc; else n=$(python3 -c "import math; print(max(1, math.ceil($r * $RATE_S)))"); fi
+    # inf: the same number of prompts as `bench throughput` (serve7b stage, SERVE_N), so the two
+    # output rates compare like for like (with only CONC prompts the ramp and tail dominate).
+    if [ "$r" == inf ]; then n=${SERVE_INF_N:-${SERVE_N:-$conc}}; else n=$(python3 -c "import math; print(max(1, math.ceil($r * $RATE_S)))"); fi
     bench "rate$r" --request-rate "$r" --num-prompts "$n"
   done
   [ "${SERVE_CONC_RUN:-1}" == 1 ] && bench "conc$conc" --max-concurrency "$conc" --num-prompts $((2 * conc))

@@ -273,7 +273,7 @@ servebench)
   # bench throughput results (same lengths) let the table compare rate inf with them.
   cp "$OUT"/throughput_*.json $SD/ 2>/dev/null
   models=""; for m in ${SERVE_MODELS:-q7b q7b_mla q7b_third}; do models="$models /tmp/$m"; done
-  YZ=build-cuda/youzhi SERVE_DEVICE=cuda bash bench/run_serve_online.sh $SD $models | tee -a $SD/summary.txt
+  YZ=build-cuda/youzhi SERVE_DEVICE=cuda SERVE_N=${SERVE_N:-1800} bash bench/run_serve_online.sh $SD $models | tee -a $SD/summary.txt
   cp $SD/serve_online.json $SD/summary.txt "$OUT/"
   tar czf "$OUT/serve_online_runs.tar.gz" -C $(dirname $SD) $(basename $SD) ;;
 esac

@@ -153,7 +153,7 @@ Json payload(const BenchServeConfig& c, const std::string& model, const SampleRe
     p["max_tokens"] = s.output_len;
   }
   if (c.ignore_eos) p["ignore_eos"] = true;
-  if (c.temperature >= 0) p["temperature"] = c.temperature;
+  p["temperature"] = c.temperature;
   return p;
 }
 
@@ -245,6 +245,7 @@ nlohmann::ordered_json run_bench_serve(const BenchServeConfig& c) {
   YZ_CHECK(c.request_rate > 0, "--request-rate must be positive (or inf)");
   YZ_CHECK(c.burstiness > 0, "--burstiness must be positive");
   YZ_CHECK(c.max_concurrency >= 0, "--max-concurrency must be positive");
+  YZ_CHECK(c.temperature >= 0 && c.temperature <= 2, "--temperature must be in [0, 2] (OpenAI's range), got ", c.temperature);
   for (const auto& [name, v] : c.goodput)
     YZ_CHECK((name == "ttft" || name == "tpot" || name == "e2el") && v >= 0, "--goodput ", name, ":", v,
              ": SLOs are ttft, tpot or e2el with a non-negative value in ms");

@@ -31,7 +31,7 @@ struct BenchServeConfig {
   double burstiness = 1.0;
   int64_t max_concurrency = 0;             // 0: unlimited
   bool ignore_eos = false;
-  double temperature = -1;                 // < 0: not sent (the server's default)
+  double temperature = 0;                  // greedy unless asked, as vllm bench serve
   uint64_t seed = 0;
   std::vector<double> percentiles = {99};
   std::vector<std::string> percentile_metrics = {"ttft", "tpot", "itl", "e2el"};
