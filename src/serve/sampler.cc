@@ -18,58 +18,68 @@ bool truncates(const SamplingParams& sp, int64_t vocab) {
   return (sp.top_k > 0 && sp.top_k < vocab) || sp.top_p < 1.0;
 }
 
-// Rows with nothing truncated (top-k off, top-p 1): Sampler::next draws from the softmax in
-// index order, without sorting; the same here, so a seed gives the same token.
-void sample_plain_chunk(const at::Tensor& logits, const std::vector<Sampler*>& samplers,
-                        const std::vector<int64_t>& rows, std::vector<int32_t>& chosen) {
-  const int64_t vocab = logits.size(1), n = static_cast<int64_t>(rows.size());
+// What both paths start from: the chunk's logits in float64, its temperatures and one uniform
+// draw per row from the row's own generator, on the logits' device.
+struct ChunkInputs {
+  at::Tensor v;     // [n, vocab] float64
+  at::Tensor temp;  // [n, 1] float64
+  at::Tensor u01;   // [n] float64
+};
+
+ChunkInputs chunk_inputs(const at::Tensor& logits, const std::vector<Sampler*>& samplers,
+                         const std::vector<int64_t>& rows) {
+  const int64_t n = static_cast<int64_t>(rows.size());
   const auto dev = logits.device();
   std::vector<double> temp(n), u01(n);
   for (int64_t j = 0; j < n; ++j) {
     temp[j] = samplers[rows[j]]->params().temperature;
     u01[j] = samplers[rows[j]]->next_uniform();
   }
-  at::Tensor v = logits.index_select(0, at::tensor(rows, at::kLong).to(dev)).to(at::kDouble);  // [n, V]
-  at::Tensor t = at::tensor(temp, at::kDouble).to(dev).unsqueeze(1);
-  at::Tensor p = at::exp((v - std::get<0>(v.max(-1, true))) / t);
+  return {logits.index_select(0, at::tensor(rows, at::kLong).to(dev)).to(at::kDouble),
+          at::tensor(temp, at::kDouble).to(dev).unsqueeze(1), at::tensor(u01, at::kDouble).to(dev)};
+}
+
+// Rows with nothing truncated (top-k off, top-p 1): Sampler::next draws from the softmax in
+// index order, without sorting; the same here, so a seed gives the same token.
+void sample_plain_chunk(const at::Tensor& logits, const std::vector<Sampler*>& samplers,
+                        const std::vector<int64_t>& rows, std::vector<int32_t>& chosen) {
+  const int64_t vocab = logits.size(1);
+  const ChunkInputs in = chunk_inputs(logits, samplers, rows);
+  at::Tensor p = at::exp((in.v - std::get<0>(in.v.max(-1, true))) / in.temp);
   at::Tensor mass = at::cumsum(p, -1);
-  at::Tensor u = at::tensor(u01, at::kDouble).to(dev).unsqueeze(1) * mass.narrow(1, vocab - 1, 1);
+  at::Tensor u = in.u01.unsqueeze(1) * mass.narrow(1, vocab - 1, 1);
   // The first index whose running mass passes u; at most the last index of non-zero mass.
-  at::Tensor col = at::arange(vocab, at::TensorOptions().dtype(at::kLong).device(dev)).unsqueeze(0);
+  at::Tensor col = at::arange(vocab, at::TensorOptions().dtype(at::kLong).device(logits.device())).unsqueeze(0);
   at::Tensor last = std::get<0>((col * (p > 0)).max(-1, true));
   at::Tensor pick = at::minimum((mass <= u).sum(-1, true), last).squeeze(1).to(at::kCPU);
-  for (int64_t j = 0; j < n; ++j) chosen[rows[j]] = static_cast<int32_t>(pick[j].item<int64_t>());
+  for (size_t j = 0; j < rows.size(); ++j) chosen[rows[j]] = static_cast<int32_t>(pick[j].item<int64_t>());
 }
 
 // Rows with top-k or top-p: stable descending order, top-k, temperature, nucleus, as
 // Sampler::next.
 void sample_sorted_chunk(const at::Tensor& logits, const std::vector<Sampler*>& samplers,
-                  const std::vector<int64_t>& rows, std::vector<int32_t>& chosen) {
+                         const std::vector<int64_t>& rows, std::vector<int32_t>& chosen) {
   const int64_t vocab = logits.size(1), n = static_cast<int64_t>(rows.size());
   const auto dev = logits.device();
-  std::vector<double> temp(n), top_p(n), u01(n);
+  std::vector<double> top_p(n);
   std::vector<int64_t> top_k(n);
   for (int64_t j = 0; j < n; ++j) {
     const SamplingParams& sp = samplers[rows[j]]->params();
-    temp[j] = sp.temperature;
     top_p[j] = sp.top_p;
     top_k[j] = sp.top_k > 0 ? std::min<int64_t>(sp.top_k, vocab) : vocab;
-    u01[j] = samplers[rows[j]]->next_uniform();
   }
-  at::Tensor idx = at::tensor(rows, at::kLong).to(dev);
-  at::Tensor v = logits.index_select(0, idx).to(at::kDouble);  // [n, V]
-  auto sorted = at::sort(v, /*stable=*/true, /*dim=*/-1, /*descending=*/true);
+  const ChunkInputs in = chunk_inputs(logits, samplers, rows);
+  auto sorted = at::sort(in.v, /*stable=*/true, /*dim=*/-1, /*descending=*/true);
   at::Tensor vals = std::get<0>(sorted), order = std::get<1>(sorted);
   at::Tensor col = at::arange(vocab, at::TensorOptions().dtype(at::kLong).device(dev)).unsqueeze(0);
   at::Tensor keep = col < at::tensor(top_k, at::kLong).to(dev).unsqueeze(1);
-  at::Tensor t = at::tensor(temp, at::kDouble).to(dev).unsqueeze(1);
-  at::Tensor p = at::exp((vals - vals.narrow(1, 0, 1)) / t) * keep;
+  at::Tensor p = at::exp((vals - vals.narrow(1, 0, 1)) / in.temp) * keep;
   at::Tensor mass = at::cumsum(p / p.sum(-1, true), -1);
   // Nucleus: the smallest prefix whose mass reaches top_p (at least one token).
   at::Tensor cut = (mass < at::tensor(top_p, at::kDouble).to(dev).unsqueeze(1)).logical_and(keep)
                        .sum(-1, true) + 1;
   at::Tensor kept = p * (col < at::minimum(cut, keep.sum(-1, true)));
-  at::Tensor u = at::tensor(u01, at::kDouble).to(dev) * kept.sum(-1);
+  at::Tensor u = in.u01 * kept.sum(-1);
   at::Tensor pick = (at::cumsum(kept, -1) <= u.unsqueeze(1)).sum(-1, true);
   pick = at::minimum(pick, at::minimum(cut, keep.sum(-1, true)) - 1);
   at::Tensor tokens = order.gather(1, pick).squeeze(1).to(at::kCPU);
@@ -91,12 +101,12 @@ std::vector<SampledToken> sample_rows(const at::Tensor& logits, const std::vecto
     else
       (truncates(sp, vocab) ? sorted : plain).push_back(i);
   }
-  for (size_t c = 0; c < plain.size(); c += kSampleChunk)
-    sample_plain_chunk(logits, samplers, {plain.begin() + c, plain.begin() + std::min(plain.size(), c + kSampleChunk)},
-                       chosen);
-  for (size_t c = 0; c < sorted.size(); c += kSampleChunk)
-    sample_sorted_chunk(logits, samplers,
-                        {sorted.begin() + c, sorted.begin() + std::min(sorted.size(), c + kSampleChunk)}, chosen);
+  auto in_chunks = [&](const std::vector<int64_t>& of, auto sample) {
+    for (size_t c = 0; c < of.size(); c += kSampleChunk)
+      sample(logits, samplers, {of.begin() + c, of.begin() + std::min(of.size(), c + kSampleChunk)}, chosen);
+  };
+  in_chunks(plain, sample_plain_chunk);
+  in_chunks(sorted, sample_sorted_chunk);
   std::vector<SampledToken> out(rows);
   for (int64_t i = 0; i < rows; ++i) out[i] = {chosen[i], 0.f};
   if (!logprobs && top_logprobs == 0) return out;

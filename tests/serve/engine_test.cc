@@ -154,7 +154,6 @@ TEST(Engine, BatchedSamplingInChunksEqualsSampler) {
   torch::manual_seed(20261130);
   const int64_t rows = 300, vocab = 997;
   at::Tensor logits = torch::randn({rows, vocab}) * 3;
-  std::vector<SamplingParams> sp;
   std::vector<std::unique_ptr<Sampler>> batched, single;
   std::vector<Sampler*> ptrs;
   for (int64_t i = 0; i < rows; ++i) {
