@@ -2,8 +2,8 @@
 # Online serving benchmark (issue 15 goals): each model is served alone by `youzhi serve` and
 # loaded by `youzhi bench serve` (random prompts of IN tokens, OUT tokens each with ignore_eos):
 # Poisson arrivals at every rate in RATES (a finite rate sends RATE_S seconds of requests; inf
-# sends SERVE_INF_N, else SERVE_N, else CONC requests at once) and a closed loop at --max-concurrency CONC, CONC being the
-# server's logged "Maximum concurrency" (2 x CONC requests). Goodput is measured under the same
+# sends SERVE_INF_N, else SERVE_N, else CONC requests at once) and a closed loop at
+# --max-concurrency CONC, CONC being the server's logged "Maximum concurrency" (2 x CONC requests). Goodput is measured under the same
 # SLOs for every model. Then a soak: the SOAK_MODEL held at its maximum concurrency for SOAK_S
 # seconds of back-to-back rounds while host RSS and GPU memory are sampled (SERVE_RATES="" and
 # SERVE_CONC_RUN=0 leave only the soak). Last, a table

@@ -32,6 +32,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/yz_out}; mkdir -p "$OUT"
 STAGES=${*:-build goldens tests tokbench decbench}
+# Prompts per `bench throughput` run; servebench's rate inf sends as many, so they compare.
+export SERVE_N=${SERVE_N:-1800}
 P=$PWD/.gpu/prefix
 TP=$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')
 export LD_LIBRARY_PATH=$P/lib:${LD_LIBRARY_PATH:-}
@@ -252,10 +254,10 @@ models)
   make_serve7b_models ;;
 throughput|serve7b)
   make_serve7b_models
-  U=${SERVE_UTIL:-0.3}; IN=${SERVE_IN:-512}; OUTL=${SERVE_OUT:-256}; N=${SERVE_N:-1800}
+  U=${SERVE_UTIL:-0.3}; IN=${SERVE_IN:-512}; OUTL=${SERVE_OUT:-256}
   for m in ${SERVE_MODELS:-q7b q7b_mla q7b_third}; do
     timeout ${SERVE_TIMEOUT:-200} build-cuda/youzhi bench throughput /tmp/$m --device cuda --input-len $IN --output-len $OUTL \
-      --num-prompts $N --gpu-memory-utilization $U --json --out "$OUT/throughput_$m.json" > /tmp/tp_$m.log 2>&1 \
+      --num-prompts $SERVE_N --gpu-memory-utilization $U --json --out "$OUT/throughput_$m.json" > /tmp/tp_$m.log 2>&1 \
       || { echo "throughput $m FAILED"; tail -5 /tmp/tp_$m.log; }
   done
   [ $stage == throughput ] && continue
@@ -267,13 +269,14 @@ throughput|serve7b)
   python3 bench/combine_serve_bench.py "$OUT" /tmp/b1_gqa.json /tmp/b1_mla.json /tmp/b1_hf.json ;;
 servebench)
   # SERVE_DIR (default /tmp/serve_online) collects every model's runs: two servebench calls on
-  # two GPUs (CUDA_VISIBLE_DEVICES) may share it; the table covers what is there.
+  # two GPUs (CUDA_VISIBLE_DEVICES) may share it. Each call's table covers its own SERVE_MODELS;
+  # bench/combine_serve_online.py SERVE_DIR SLO MODEL_DIR... tables all of them.
   make_serve7b_models
   SD=${SERVE_DIR:-/tmp/serve_online}; mkdir -p $SD
   # bench throughput results (same lengths) let the table compare rate inf with them.
   cp "$OUT"/throughput_*.json $SD/ 2>/dev/null
   models=""; for m in ${SERVE_MODELS:-q7b q7b_mla q7b_third}; do models="$models /tmp/$m"; done
-  YZ=build-cuda/youzhi SERVE_DEVICE=cuda SERVE_N=${SERVE_N:-1800} bash bench/run_serve_online.sh $SD $models | tee -a $SD/summary.txt
+  YZ=build-cuda/youzhi SERVE_DEVICE=cuda bash bench/run_serve_online.sh $SD $models | tee -a $SD/summary.txt
   cp $SD/serve_online.json $SD/summary.txt "$OUT/"
   tar czf "$OUT/serve_online_runs.tar.gz" -C $(dirname $SD) $(basename $SD) ;;
 esac

@@ -44,12 +44,11 @@ class PhaseMeter {
  public:
   explicit PhaseMeter(torch::Device d) : device_(d), t0_(Clock::now()) {
     reset_peak_rss();
-    if (d.is_cuda()) kernels::reset_device_peak(d.index() < 0 ? 0 : d.index());
+    if (d.is_cuda()) kernels::reset_device_peak(kernels::device_ordinal(d));
   }
   nlohmann::ordered_json finish() const {
     return {{"wall_s", since(t0_)}, {"peak_rss_bytes", peak_rss_bytes()},
-            {"peak_device_bytes", device_.is_cuda() ? kernels::device_peak_bytes(
-                                                          device_.index() < 0 ? 0 : device_.index())
+            {"peak_device_bytes", device_.is_cuda() ? kernels::device_peak_bytes(kernels::device_ordinal(device_))
                                                     : 0}};
   }
 

@@ -8,6 +8,8 @@ namespace yz::kernels {
 
 bool cuda_kernels_built();  // true when this binary has the .cu kernels
 bool cuda_available();      // a CUDA device is usable
+// The CUDA ordinal of `d` for the memory queries below: an unindexed "cuda" device is device 0.
+inline int device_ordinal(const at::Device& d) { return d.index() < 0 ? 0 : d.index(); }
 
 // Peak bytes allocated by the CUDA caching allocator on `device` since the last reset (0 on
 // CPU builds), for per-phase memory reports.

@@ -73,7 +73,7 @@ nlohmann::ordered_json run_throughput(EngineConfig config, const ThroughputReque
   j["weight_bytes"] = pool.weight_bytes;
   j["activation_peak_bytes"] = pool.activation_peak_bytes;
   if (config.runner.device.is_cuda()) {  // what the caching allocator took, startup included
-    const int dev = config.runner.device.index() < 0 ? 0 : config.runner.device.index();
+    const int dev = kernels::device_ordinal(config.runner.device);
     j["device_reserved_peak_bytes"] = kernels::device_memory(dev).torch_reserved_peak;
   }
   j["max_concurrency"] = pool.max_concurrency();

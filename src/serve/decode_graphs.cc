@@ -46,7 +46,7 @@ DecodeGraphs::DecodeGraphs(CausalLm& lm, PagedKvCache& cache, int32_t dummy_bloc
   const ModelConfig& mc = lm->config;
   const int64_t kv_heads = mc.family == Family::kGqa ? mc.num_key_value_heads : 1;
 
-  const int dev = device.index() < 0 ? 0 : device.index();
+  const int dev = kernels::device_ordinal(device);
   const int64_t before = kernels::device_memory(dev).torch_reserved;
   c10::cuda::CUDAStream stream = c10::cuda::getStreamFromPool(false, static_cast<c10::DeviceIndex>(dev));
   c10::cuda::CUDAStreamGuard guard(stream);

@@ -130,7 +130,7 @@ void ModelRunner::size_pool() {
   } else if (config_.device.is_cuda() && config_.kv_cache_bytes <= 0) {
     YZ_CHECK(config_.gpu_memory_utilization > 0 && config_.gpu_memory_utilization <= 1,
              "--gpu-memory-utilization must be in (0, 1], got ", config_.gpu_memory_utilization);
-    const int dev = config_.device.index() < 0 ? 0 : config_.device.index();
+    const int dev = kernels::device_ordinal(config_.device);
     kernels::reset_device_peak(dev);
     const kernels::DeviceMemory before = kernels::device_memory(dev);
     profile_forward(config_.max_num_batched_tokens);
