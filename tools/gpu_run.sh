@@ -4,7 +4,8 @@
 # suite incl. the `gpu` label), gputests (only the CUDA tests), goldens (tokenizer goldens from `tokenizers`), tokbench
 # (tokenizer benchmark), decbench (decoder benchmark vs transformers), stock (converted `stock`
 # checkpoints load in transformers with our logits), convert7b (a Qwen2.5-7B-shaped random
-# checkpoint converted on the GPU: time and peak memory), benchconv (`youzhi bench convert` on
+# checkpoint converted on the GPU: time and peak memory; CONVERT7B_ARGS adds options, e.g. issue
+# 17's fits), benchconv (`youzhi bench convert` on
 # yz-qwen2-gqa-16m at budgets 0.5 and 0.333, 3 seeds; the README's adaptive table), plan7b
 # (cost of adaptive fold and budget plans on the 7B shape; PLAN7B_MODES picks), trainbench (one
 # GKD step on a Qwen2.5-7B-shaped teacher and its MLA student, ours vs transformers + TRL's loss),
@@ -224,7 +225,7 @@ convert7b)
   TIME=""; command -v /usr/bin/time > /dev/null && TIME="/usr/bin/time -v"
   $TIME build-cuda/youzhi convert --model /tmp/q7b --out /tmp/q7b_mla --device cuda --rope-dim 64 \
     --kv-lora-rank 512 --freqfold 4 --calib /tmp/calib10.txt --calib-samples 128 --calib-len 2048 \
-    --report "$OUT/convert7b.json" > "$OUT/convert7b.log" 2> "$OUT/convert7b.err"
+    ${CONVERT7B_ARGS:-} --report "$OUT/convert7b.json" > "$OUT/convert7b.log" 2> "$OUT/convert7b.err"
   echo "rc $?"; tail -5 "$OUT/convert7b.log"; grep -E "Maximum resident|Elapsed" "$OUT/convert7b.err"
   build-cuda/youzhi info /tmp/q7b_mla | tail -4 ;;
 evalgold)

@@ -116,19 +116,28 @@ struct Smem {
 
 __host__ __device__ inline int round_up(int x, int m) { return (x + m - 1) / m * m; }
 
-// Copies `rows` rows of `dim` bf16 (16-byte chunks; zero-fill past dim and for invalid rows).
+// Copies KEYS key rows from j0 on, `dim` bf16 each, into dst (16-byte chunks; zero-fill past dim
+// and for rows at or past key_end). A warp copies whole rows, so the block-table lookup and the
+// row address are computed once per row rather than once per chunk: per-chunk 64-bit index
+// arithmetic was the tile loop's largest cost for MLA's 72-chunk rows.
 template <int KEYS>
 __device__ void load_tile(const AttentionParams& p, const void* base, int64_t block_stride,
                           int64_t head_stride, int64_t row_stride, __nv_bfloat16* dst, int pitch,
                           int dim_pad, int dim, int seq, int g, int j0, int key_end) {
-  const int chunks = dim_pad / 8;
-  for (int i = threadIdx.x; i < KEYS * chunks; i += kThreads) {
-    const int r = i / chunks, c = (i % chunks) * 8;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int bs = static_cast<int>(p.block_size);
+  const int32_t* table = p.block_tables + static_cast<int64_t>(seq) * p.max_blocks;
+  const __nv_bfloat16* zero_src = static_cast<const __nv_bfloat16*>(base);
+  #pragma unroll
+  for (int r = warp; r < KEYS; r += kThreads / 32) {
     const int j = j0 + r;
-    const bool valid = j < key_end && c < dim;
-    const __nv_bfloat16* src = valid ? kv_row<__nv_bfloat16>(p, base, block_stride, head_stride, row_stride, seq, g, j) + c
-                                     : static_cast<const __nv_bfloat16*>(base);
-    cp_async16(dst + r * pitch + c, src, valid);
+    const bool row_valid = j < key_end;
+    const __nv_bfloat16* row = zero_src;
+    if (row_valid) row += table[j / bs] * block_stride + g * head_stride + (j % bs) * row_stride;
+    for (int c = lane * 8; c < dim_pad; c += 32 * 8) {
+      const bool valid = row_valid && c < dim;
+      cp_async16(dst + r * pitch + c, valid ? row + c : zero_src, valid);
+    }
   }
 }
 
@@ -178,6 +187,10 @@ paged_attention_tc(const AttentionParams p, const PagedLaunch L, const Smem sm) 
       #pragma unroll
       for (int e = 0; e < 4; ++e) acc[mt][nt][e] = 0.f;
   const int col0 = warp * NT * 8;  // this warp's first output column
+  int row_pos[4];  // causal limit of the 4 rows this warp owns in the softmax phase (-1: padding)
+  #pragma unroll
+  for (int i = 0; i < 4; ++i)
+    row_pos[i] = warp * 4 + i < tile.rows ? row_info(p, tile, warp * 4 + i).pos : -1;
 
   int buf = 0;
   if (k_begin < k_end) {
@@ -207,29 +220,54 @@ paged_attention_tc(const AttentionParams p, const PagedLaunch L, const Smem sm) 
     {
       constexpr int NK = KEYS / 32;  // n8 tiles per warp
       const int mt = warp / 4, n_base = (warp % 4) * (KEYS / 4);
-      float s[NK][4];
+      // Two accumulator sets (even and odd k-steps) halve the dependent MMA chain: MLA's
+      // 576-wide rows are 36 k-steps, and with only NK chains per warp their latency dominated.
+      float s[2][NK][4];
+      #pragma unroll
+      for (int h = 0; h < 2; ++h)
+        #pragma unroll
+        for (int n = 0; n < NK; ++n)
+          #pragma unroll
+          for (int e = 0; e < 4; ++e) s[h][n][e] = 0.f;
+      const __nv_bfloat16* qa = sq + (mt * 16 + (lane % 16)) * sm.kpitch + (lane / 16) * 8;
+      const __nv_bfloat16* kb = sk + (n_base + (lane % 8)) * sm.kpitch + ((lane / 8) % 2) * 8;
+      // Fragments of k-steps k0 and k0 + 16 are loaded before either MMA issues (the asm
+      // statements are volatile, so the source order is the issue order).
+      struct Frag { uint32_t a[4], b[NK][2]; };
+      auto load = [&](Frag& f, int k0) {
+        ldmatrix_x4(f.a, qa + k0);
+        #pragma unroll
+        for (int n = 0; n < NK; ++n) ldmatrix_x2(f.b[n], kb + n * 8 * sm.kpitch + k0);
+      };
+      auto mma = [&](float (&acc_s)[NK][4], const Frag& f) {
+        #pragma unroll
+        for (int n = 0; n < NK; ++n) mma_bf16(acc_s[n], f.a, f.b[n][0], f.b[n][1]);
+      };
+      int k0 = 0;
+      for (; k0 + 32 <= sm.dk_pad; k0 += 32) {
+        Frag f0, f1;
+        load(f0, k0);
+        load(f1, k0 + 16);
+        mma(s[0], f0);
+        mma(s[1], f1);
+      }
+      if (k0 < sm.dk_pad) {
+        Frag f0;
+        load(f0, k0);
+        mma(s[0], f0);
+      }
       #pragma unroll
       for (int n = 0; n < NK; ++n)
         #pragma unroll
-        for (int e = 0; e < 4; ++e) s[n][e] = 0.f;
-      for (int k0 = 0; k0 < sm.dk_pad; k0 += 16) {
-        uint32_t a[4];
-        ldmatrix_x4(a, sq + (mt * 16 + (lane % 16)) * sm.kpitch + k0 + (lane / 16) * 8);
-        #pragma unroll
-        for (int n = 0; n < NK; ++n) {
-          uint32_t b[2];
-          ldmatrix_x2(b, sk + (n_base + n * 8 + (lane % 8)) * sm.kpitch + k0 + ((lane / 8) % 2) * 8);
-          mma_bf16(s[n], a, b[0], b[1]);
-        }
-      }
+        for (int e = 0; e < 4; ++e) s[0][n][e] += s[1][n][e];
       const int r = mt * 16 + lane / 4;
       #pragma unroll
       for (int n = 0; n < NK; ++n) {
         const int c = n_base + n * 8 + (lane % 4) * 2;
-        ss[r * (KEYS + 4) + c] = s[n][0];
-        ss[r * (KEYS + 4) + c + 1] = s[n][1];
-        ss[(r + 8) * (KEYS + 4) + c] = s[n][2];
-        ss[(r + 8) * (KEYS + 4) + c + 1] = s[n][3];
+        ss[r * (KEYS + 4) + c] = s[0][n][0];
+        ss[r * (KEYS + 4) + c + 1] = s[0][n][1];
+        ss[(r + 8) * (KEYS + 4) + c] = s[0][n][2];
+        ss[(r + 8) * (KEYS + 4) + c + 1] = s[0][n][3];
       }
     }
     __syncthreads();
@@ -238,8 +276,7 @@ paged_attention_tc(const AttentionParams p, const PagedLaunch L, const Smem sm) 
     #pragma unroll
     for (int i = 0; i < 4; ++i) {
       const int r = warp * 4 + i;
-      int pos = -1;
-      if (r < tile.rows) pos = row_info(p, tile, r).pos;
+      const int pos = row_pos[i];
       float v[KEYS / 32];
       float mx = kNegInf;
       #pragma unroll
