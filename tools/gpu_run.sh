@@ -223,11 +223,12 @@ convert7b)
   xz -dc .gpu/data/pretrain_10mb.txt.xz > /tmp/calib10.txt
   du -sb /tmp/q7b | tee "$OUT/q7b_size.txt"
   TIME=""; command -v /usr/bin/time > /dev/null && TIME="/usr/bin/time -v"
-  $TIME build-cuda/youzhi convert --model /tmp/q7b --out /tmp/q7b_mla --device cuda --rope-dim 64 \
+  # Its own output directory: /tmp/q7b_mla is the serving stages' uniform MLA model.
+  $TIME build-cuda/youzhi convert --model /tmp/q7b --out /tmp/q7b_conv --overwrite --device cuda --rope-dim 64 \
     --kv-lora-rank 512 --freqfold 4 --calib /tmp/calib10.txt --calib-samples 128 --calib-len 2048 \
     ${CONVERT7B_ARGS:-} --report "$OUT/convert7b.json" > "$OUT/convert7b.log" 2> "$OUT/convert7b.err"
   echo "rc $?"; tail -5 "$OUT/convert7b.log"; grep -E "Maximum resident|Elapsed" "$OUT/convert7b.err"
-  build-cuda/youzhi info /tmp/q7b_mla | tail -4 ;;
+  build-cuda/youzhi info /tmp/q7b_conv | tail -4; rm -rf /tmp/q7b_conv ;;
 evalgold)
   python3 tools/make_eval_goldens.py models/yz-qwen2-gqa-16m ../shared/data "$OUT/loglik_goldens.json"
   cp "$OUT/loglik_goldens.json" tests/data/eval/
@@ -241,6 +242,8 @@ pipeline)
       > /tmp/pipeline_$r.log 2>&1 || { echo "pipeline $r stopped (rc $?; call again to resume):"; grep -E "^==|error" /tmp/pipeline_$r.log | tail -12; }
     echo "== pipeline $r: $(( $(date +%s) - t0 )) s"
     for f in json md svg; do [ -f $W/table.$f ] && cp $W/table.$f "$OUT/pipeline_$r.$f"; done
+    # Every stage's stage.json and log, finished or not (a stopped run's results are not lost).
+    (cd $W && tar czf "$OUT/pipeline_${r}_stages.tar.gz" --exclude=model --exclude='*.jsonl' . 2>/dev/null)
     [ -f $W/table.md ] && cat $W/table.md
   done ;;
 trainbench)
