@@ -90,7 +90,7 @@ Command add_convert(CLI::App& app) {
   app.add_option("--plan-dtype", o->plan_dtype,
                  "dtype of the planning forwards: float32 (default) or bfloat16 (GPU, 7B-class)");
   app.add_option("--select", o->req.select,
-                 "Selection text for --freqfold auto (default: documents held out from --calib)");
+                 "Selection text for --adaptive and --freqfold auto (default: documents held out from --calib)");
   app.add_option("--select-samples", o->req.selection.samples, "Selection windows");
   app.add_option("--select-len", o->req.selection.length, "Tokens per selection window");
   app.add_option("--calib", o->req.calib, "Calibration text files (plain or JSONL)")->required();

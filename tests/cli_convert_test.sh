@@ -54,6 +54,12 @@ if [ -d "$STORIES" ]; then
   head -c 60000 "$EV" > "$TMP/ev.txt"
   expect 0 "convert --adaptive budget" -- "$YZ" convert $ST --select-samples 4 --select-len 64 --adaptive budget --kv-budget 0.5 --out "$TMP/st_budget" --report "$TMP/st_budget.json" --json
   check "budget plan within the budget" "$(python3 -c "import json; r=json.load(open('$TMP/st_budget.json')); print(r['kv_elements_per_token']['after'] <= r['kv_elements_per_token']['before'] // 2, len(r['adaptive']['plan']))")" "True 5"
+  # --select is the selection split when given (it was ignored with --adaptive before 2026-11-30):
+  # stories text selects with a far lower original NLL than held-out SOTU/SEC documents.
+  expect 0 "convert --adaptive budget --select" -- "$YZ" convert $ST --select "$TMP/ev.txt" --select-samples 4 --select-len 64 --adaptive budget --kv-budget 0.5 --out "$TMP/st_budget_sel" --report "$TMP/st_budget_sel.json" --json
+  check "adaptive selects on --select" "$(python3 -c "
+import json; a=json.load(open('$TMP/st_budget.json'))['adaptive']['selection_nll']['original']; b=json.load(open('$TMP/st_budget_sel.json'))['adaptive']['selection_nll']['original']
+print(b < a - 0.5)")" "True"
   expect 0 "info on adaptive" -- "$YZ" info "$TMP/st_budget" --json
   check "adaptive checkpoint complete" "$(json_field "['checkpoint_matches_config']")" "True"
   expect 0 "convert --adaptive fold --target stock" -- "$YZ" convert $ST --select-samples 4 --select-len 64 --adaptive fold --kv-budget 0.5 --target stock --plan-dtype bfloat16 --out "$TMP/st_fold"

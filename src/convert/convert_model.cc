@@ -116,13 +116,17 @@ nlohmann::ordered_json convert_model(const ConvertRequest& request) {
   if (adaptive) mode = parse_adaptive_mode(r.adaptive);
   tok::Tokenizer tk = tok::Tokenizer::from_file(r.model);
   ConversionData data;
-  if (adaptive || (r.plan.freqfold.empty() && r.select.empty())) {
+  // The selection split (adaptive plans, --freqfold auto): the --select texts when given, else
+  // documents of --calib that calibration did not use. (Until 2026-11-30 --adaptive always took
+  // the held-out --calib documents and ignored --select.)
+  const bool needs_select = adaptive || r.plan.freqfold.empty();
+  if (needs_select && r.select.empty()) {
     CalibrationSplit split = sample_calibration_split(tk, r.calib, r.calibration, r.selection);
     data.calib = split.calib;
     data.select = split.select;
   } else {
     data.calib = sample_calibration(tk, r.calib, r.calibration);
-    if (r.plan.freqfold.empty()) data.select = sample_calibration(tk, r.select, r.selection);
+    if (needs_select) data.select = sample_calibration(tk, r.select, r.selection);
   }
   nlohmann::ordered_json adaptive_report;
   if (adaptive) {
