@@ -92,11 +92,15 @@ nlohmann::ordered_json convert_model(const ConvertRequest& request) {
   validate_plan(cfg, probe);
   for (const auto& f : r.calib) YZ_CHECK(fs::is_regular_file(f), "--calib ", f.string(), ": no such file");
   for (const auto& f : r.select) YZ_CHECK(fs::is_regular_file(f), "--select ", f.string(), ": no such file");
+  // The selection split (adaptive plans, --freqfold auto): the --select texts when given, else
+  // documents of --calib that calibration did not use. (Until 2026-11-30 --adaptive always took
+  // the held-out --calib documents and ignored --select.)
+  const bool adaptive = !r.adaptive.empty();
+  const bool needs_select = adaptive || r.plan.freqfold.empty();
   for (const auto& f : r.eval_files) {
     YZ_CHECK(fs::is_regular_file(f), "--eval-file ", f.string(), ": no such file");
-    const bool auto_fold = r.plan.freqfold.empty() || !r.adaptive.empty();
     for (const auto& s : (r.select.empty() ? r.calib : r.select))
-      YZ_CHECK(!auto_fold || !same_file(f, s), "--eval-file ", f.string(),
+      YZ_CHECK(!needs_select || !same_file(f, s), "--eval-file ", f.string(),
                " is also the selection text: --freqfold auto and --adaptive must select on held-out text");
   }
   YZ_CHECK(r.fit.local_steps >= 0 && r.plan_local_steps >= 0, "--local-steps must be >= 0");
@@ -111,15 +115,10 @@ nlohmann::ordered_json convert_model(const ConvertRequest& request) {
                  " needs the original attention weights, and the checkpoint lacks '", name, "'");
       }
   }
-  const bool adaptive = !r.adaptive.empty();
   std::optional<AdaptiveMode> mode;
   if (adaptive) mode = parse_adaptive_mode(r.adaptive);
   tok::Tokenizer tk = tok::Tokenizer::from_file(r.model);
   ConversionData data;
-  // The selection split (adaptive plans, --freqfold auto): the --select texts when given, else
-  // documents of --calib that calibration did not use. (Until 2026-11-30 --adaptive always took
-  // the held-out --calib documents and ignored --select.)
-  const bool needs_select = adaptive || r.plan.freqfold.empty();
   if (needs_select && r.select.empty()) {
     CalibrationSplit split = sample_calibration_split(tk, r.calib, r.calibration, r.selection);
     data.calib = split.calib;

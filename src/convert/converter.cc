@@ -48,8 +48,8 @@ class PhaseMeter {
   }
   nlohmann::ordered_json finish() const {
     return {{"wall_s", since(t0_)}, {"peak_rss_bytes", peak_rss_bytes()},
-            {"peak_device_bytes", device_.is_cuda() ? kernels::device_peak_bytes(kernels::device_ordinal(device_))
-                                                    : 0}};
+            {"peak_device_bytes",
+             device_.is_cuda() ? kernels::device_peak_bytes(kernels::device_ordinal(device_)) : 0}};
   }
 
  private:
