@@ -76,7 +76,6 @@ Command add_bench_throughput(CLI::App& bench) {
     ec.enable_prefix_caching = !o->no_prefix_caching;
     ec.runner.cuda_graphs = !o->enforce_eager;
     serve::ThroughputRequest req = o->req;
-    req.progress = !o->json;
     nlohmann::ordered_json results = nlohmann::ordered_json::array();
     for (const std::string& m : {o->model, o->compare}) {
       if (m.empty()) continue;

@@ -148,7 +148,6 @@ Command add_convert(CLI::App& app) {
     r.fit = fit_options(o->fit);
     r.plan_local_steps = plan_local_steps(o->fit);
     r.plan_dtype = parse_dtype_name(o->plan_dtype);
-    r.progress = !o->json;
     nlohmann::ordered_json report = convert_model(r);
     if (!o->report.empty()) write_file_atomic(o->report, report.dump(2) + "\n");
     if (o->json) std::printf("%s\n", report.dump().c_str());

@@ -13,6 +13,9 @@ CONV="--model $MODEL --calib $ROOT/data/demo/wikitext2_test_head.txt --calib-sam
 expect 0 "convert" -- "$YZ" convert $CONV --out "$TMP/mla" --eval-file "$TMP/t.txt" --eval-ctx 4 --eval-chunks 1 --report "$TMP/report.json" --json
 check "report kv after" "$(python3 -c "import json; print(json.load(open('$TMP/report.json'))['kv_elements_per_token']['after'])")" "1024"
 check "report stages" "$(python3 -c "import json; print(sorted(json.load(open('$TMP/report.json'))['ppl']))")" "['final', 'original', 'partial_rope']"
+# --json: stdout is the report alone; progress still reaches stderr (a pipeline stage's log).
+check "convert --json stdout" "$(json_field "['kv_elements_per_token']['after']")" "1024"
+check "convert --json progress on stderr" "$(grep -c '^converting: 8/8 layers' "$TMP/err")" "1"
 expect 0 "info on converted" -- "$YZ" info "$TMP/mla" --json
 check "converted family" "$(json_field "['family']")" "mla"
 check "converted kv bytes" "$(json_field "['kv_bytes_per_token_bf16']")" "2048"

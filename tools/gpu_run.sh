@@ -32,6 +32,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/yz_out}; mkdir -p "$OUT"
+# Several gpu_run.sh side by side (one per GPU, or two pipelines on one): each libtorch process
+# otherwise starts one OpenMP thread per core, and three of them on 32 cores made the CPU-bound
+# parts (the float64 factorization of a 7B conversion, the attention test's float64 reference,
+# the adaptive planner) 8-15x slower (2026-11-30). GPU_JOBS=N gives each one nproc/N threads.
+[ -n "${GPU_JOBS:-}" ] && export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(( $(nproc) / GPU_JOBS ))}
 STAGES=${*:-build goldens tests tokbench decbench}
 # Prompts per `bench throughput` run; servebench's rate inf sends as many, so they compare.
 export SERVE_N=${SERVE_N:-1800}
