@@ -25,7 +25,7 @@ nlohmann::ordered_json run_throughput(EngineConfig config, const ThroughputReque
   gp.max_tokens = r.output_len;
   gp.ignore_eos = true;
   gp.sampling.temperature = r.temperature;
-  Progress bar("bench", r.num_prompts * r.output_len, "tok", r.progress);
+  Progress bar("bench", r.num_prompts * r.output_len, "tok");
   const auto t0 = std::chrono::steady_clock::now();
   for (int64_t i = 0; i < r.num_prompts; ++i) {
     std::vector<int32_t> prompt(r.input_len);

@@ -20,7 +20,6 @@ struct ThroughputRequest {
   int64_t input_len = 1024, output_len = 128, num_prompts = 1000;
   uint64_t seed = 0;
   double temperature = 0;
-  bool progress = true;
 };
 
 // Runs the benchmark on a fresh engine built from `config` (max_model_len defaults to
