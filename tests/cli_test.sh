@@ -135,6 +135,15 @@ print(json.loads(b[8:8+n])['logits']['shape'])")" "[4, 256]"
 expect 1 "logits refuses existing output" -- "$YZ" logits "$TINY" --ids 1,2 --out "$TMP/logits.safetensors"
 expect 0 "logits --overwrite" -- "$YZ" logits "$TINY" --ids 1,2 --out "$TMP/logits.safetensors" --overwrite
 
+# bench throughput on the CPU engine: vLLM's result keys, --json alone on stdout, refusals.
+BT=(bench throughput "$MODEL" --input-len 12 --output-len 5 --num-prompts 6 --kv-cache-memory 0.05)
+expect 0 "bench throughput" -- "$YZ" "${BT[@]}" --json --out "$TMP/tp.json"
+check "bench throughput tokens" "$(json_field "['results'][0]['total_num_tokens']")" "102"
+check "bench throughput requests" "$(python3 -c "import json; r=json.load(open('$TMP/tp.json'))['results'][0]; print(r['num_requests'], r['output_tokens_per_second'] > 0)")" "6 True"
+check "bench throughput progress on stderr" "$(grep -c '^bench: 30/30 tok' "$TMP/err")" "1"
+expect 1 "bench throughput refuses existing --out" -- "$YZ" "${BT[@]}" --out "$TMP/tp.json"
+expect 1 "bench throughput bad length" -- "$YZ" bench throughput "$MODEL" --input-len 0 --num-prompts 2
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
 
