@@ -23,7 +23,10 @@ RATE_S=${SERVE_RATE_S:-6}
 SLO=${SERVE_SLO:-ttft:2000 tpot:100}
 SOAK_MODEL=${SERVE_SOAK_MODEL:-q7b_mla}  # which model (directory name) gets the soak; none: no soak
 SOAK_S=${SERVE_SOAK_S:-90}
-MAX_SEQS=${SERVE_MAX_SEQS:-4096}
+# --max-num-seqs: as many as `bench throughput` runs with (one per prompt, SERVE_N), so the startup
+# profile reserves the same logits rows and both KV pools get the same memory (with 4096 the GQA
+# server's pool was 9% smaller than bench throughput's, 2026-11-30).
+MAX_SEQS=${SERVE_MAX_SEQS:-${SERVE_N:-4096}}
 mkdir -p "$OUT_DIR"
 log() { echo "== $*"; }
 
