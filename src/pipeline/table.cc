@@ -1,8 +1,11 @@
 // The pipeline's closing table (see table.h).
 #include "pipeline/table.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include "util/error.h"
 
@@ -115,17 +118,38 @@ std::string table_markdown(const Json& t) {
   return s;
 }
 
+namespace {
+// Words of `text` in lines of at most `width` bytes (a longer word stands alone).
+std::vector<std::string> wrap_words(const std::string& text, size_t width) {
+  std::vector<std::string> lines(1);
+  size_t i = 0;
+  while (i < text.size()) {
+    const size_t end = std::min(text.find(' ', i), text.size());
+    const std::string word = text.substr(i, end - i);
+    if (!lines.back().empty() && lines.back().size() + 1 + word.size() > width) lines.emplace_back();
+    lines.back() += (lines.back().empty() ? "" : " ") + word;
+    i = end + 1;
+  }
+  return lines;
+}
+}  // namespace
+
 std::string table_svg(const Json& t) {
   // Horizontal bars: mean financial accuracy per model, both protocols; majority as a dashed line.
-  const int label_w = 220, plot_w = 440, bar_h = 12, gap = 10, top = 40;
+  // The title wraps at about 90 characters of 14 px text, the chart's 700 px.
+  const std::vector<std::string> title =
+      wrap_words(t.value("recipe", "") + ": mean accuracy on FPB, FiQA-SA, TFNS (%)", 90);
+  const int label_w = 220, plot_w = 440, bar_h = 12, gap = 10, line_h = 18;
+  const int top = 40 + line_h * (static_cast<int>(title.size()) - 1);
   const int n = static_cast<int>(t["rows"].size());
   const int height = top + n * (2 * bar_h + gap) + 40;
   auto x_of = [&](double acc) { return label_w + static_cast<int>(std::lround(acc * plot_w)); };
   std::string s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" +
                   std::to_string(label_w + plot_w + 40) + "\" height=\"" + std::to_string(height) +
                   "\" font-family=\"sans-serif\" font-size=\"12\">\n";
-  s += "<text x=\"10\" y=\"20\" font-size=\"14\">" + xml_escape(t.value("recipe", "")) +
-       ": mean accuracy on FPB, FiQA-SA, TFNS (%)</text>\n";
+  for (size_t i = 0; i < title.size(); ++i)
+    s += "<text x=\"10\" y=\"" + std::to_string(20 + line_h * static_cast<int>(i)) + "\" font-size=\"14\">" +
+         xml_escape(title[i]) + "</text>\n";
   const char* colors[] = {"#3b6ea8", "#e08a2c"};
   for (int i = 0; i < n; ++i) {
     const Json& r = t["rows"][i];

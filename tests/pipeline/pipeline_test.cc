@@ -136,6 +136,24 @@ TEST_F(Pipeline, RunsTheStagesAndWritesTheTable) {
   EXPECT_EQ(svg.rfind("<svg", 0), 0u);
   EXPECT_NE(svg.find("adaptive + GKD + SFT"), std::string::npos);
   EXPECT_EQ(read_json(dir_ / "run" / "table.json"), t);
+
+  // A long recipe name wraps into title lines that fit the chart's width, and the bars move down.
+  Json long_name = t;
+  long_name["recipe"] = "yz-qwen2-gqa-16m at a third of the KV cache, adaptive conversion with output-aware "
+                        "fits, GKD of all weights on 15M tokens, SFT mixed with GKD from the original";
+  const std::string wrapped = table_svg(long_name);
+  std::vector<std::string> titles;
+  const std::string title_tag = "font-size=\"14\">";
+  for (size_t at = wrapped.find(title_tag); at != std::string::npos; at = wrapped.find(title_tag, at + 1)) {
+    const size_t from = at + title_tag.size();
+    titles.push_back(wrapped.substr(from, wrapped.find("</text>", from) - from));
+    EXPECT_LE(titles.back().size(), 90u) << wrapped;
+  }
+  ASSERT_EQ(titles.size(), 3u) << wrapped;
+  EXPECT_EQ(titles[0] + " " + titles[1] + " " + titles[2],
+            long_name["recipe"].get<std::string>() + ": mean accuracy on FPB, FiQA-SA, TFNS (%)");
+  EXPECT_NE(wrapped.find("<rect x=\"220\" y=\"76\""), std::string::npos) << wrapped;  // 40 + 2 lines of 18
+  EXPECT_NE(svg.find("<rect x=\"220\" y=\"40\""), std::string::npos) << svg;       // a short name: one line
 }
 
 TEST_F(Pipeline, ResumesAndRerunsWhatChanged) {
