@@ -10,10 +10,11 @@ import os
 import re
 import sys
 
+from check_layers import TORCH_INCLUDE  # one rule for "a torch header" in both tools
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SEARCH = [os.path.join(ROOT, "src"), ROOT, os.path.join(ROOT, "tests", "common")]
 QUOTED = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
-TORCH = re.compile(r'^\s*#\s*include\s+[<"](torch|ATen|c10)/')
 
 
 def resolve(name, including):
@@ -33,7 +34,7 @@ def reaches_torch(path, memo, visiting):
     found = False
     with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
-            if TORCH.match(line):
+            if TORCH_INCLUDE.match(line):
                 found = True
                 break
             m = QUOTED.match(line)
